@@ -1,0 +1,7 @@
+from .runner import (add_common_arguments, build_runner, enable_amp, enable_auto_scale_lr,
+                     load_config, set_resume)
+
+__all__ = [
+    'add_common_arguments', 'build_runner', 'enable_amp', 'enable_auto_scale_lr', 'load_config',
+    'set_resume'
+]

@@ -1,0 +1,24 @@
+"""Fixes that make the PyPI releases of MMAction2 1.2.0 and MMEngine 0.10 work on today's stack.
+
+Each fix checks whether it is needed and leaves a healthy installation alone. They run when
+``msnet_mmaction`` is imported, so ``custom_imports = dict(imports=['msnet_mmaction'])`` applies them
+before MMAction2's model registry is first populated.
+"""
+from .checkpoint import allow_mmengine_checkpoint_globals, explain_unsafe_checkpoint
+from .distributed import CPUDistributedDataParallel, init_cpu_distributed
+from .drn import install_drn_placeholder
+from .metadata import install_metadata_fallbacks
+
+
+def apply_compat() -> None:
+    """Apply every compatibility fix that this installation needs."""
+    install_metadata_fallbacks()
+    install_drn_placeholder()
+    allow_mmengine_checkpoint_globals()
+
+
+__all__ = [
+    'apply_compat', 'allow_mmengine_checkpoint_globals', 'explain_unsafe_checkpoint',
+    'install_drn_placeholder', 'install_metadata_fallbacks', 'CPUDistributedDataParallel',
+    'init_cpu_distributed'
+]

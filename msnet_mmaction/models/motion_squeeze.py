@@ -1,0 +1,170 @@
+"""The MotionSqueeze module (Kwon et al., ECCV 2020), as in the authors' released code."""
+from typing import List, NamedTuple, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmengine.model import BaseModule
+from mmaction.registry import MODELS
+from torch import Tensor
+
+from ..ops import kernel_soft_argmax, local_correlation
+
+
+class MotionMaps(NamedTuple):
+    """What the module estimates for each pair of neighbouring frames (t, t + 1).
+
+    Attributes:
+        displacement (Tensor): (N, T - 1, 2, H, W), channels (u, v): horizontal and vertical
+            displacement from frame t to t + 1 in units of ``max_displacement`` grid steps.
+        confidence (Tensor): (N, T - 1, 1, H, W), the peak correlation at each position.
+    """
+    displacement: Tensor
+    confidence: Tensor
+
+
+def _conv_bn_relu(in_channels: int, out_channels: int, kernel_size: int = 1, groups: int = 1) -> list:
+    return [
+        nn.Conv2d(in_channels, out_channels, kernel_size, padding=kernel_size // 2, groups=groups,
+                  bias=False),
+        nn.BatchNorm2d(out_channels),
+        nn.ReLU(inplace=True)
+    ]
+
+
+def _separable_block(in_channels: int, out_channels: int, kernel_size: int) -> nn.Sequential:
+    """Depthwise k x k conv -> BN -> ReLU -> pointwise conv -> BN -> ReLU, without biases.
+
+    Indices 0/1 and 3/4 hold the convs and BNs, as in the released code's ``flow_refinement``.
+    """
+    return nn.Sequential(*_conv_bn_relu(in_channels, in_channels, kernel_size, groups=in_channels),
+                         *_conv_bn_relu(in_channels, out_channels))
+
+
+@MODELS.register_module()
+class MotionSqueeze(BaseModule):
+    """Learns motion features from neighbouring frames and adds them to the feature stream.
+
+    Input and output have shape (N * T, C, H, W), frames of a clip adjacent. Steps: 1x1 channel
+    reduction (conv, BN, ReLU) to ``reduced_channels``; L2-normalisation over channels; local
+    correlation of frame t with frame t + 1 within ``max_displacement``; ReLU; confidence (maximum)
+    and kernel soft-argmax displacement; the last frame of a clip reuses the clip's last pair; four
+    depthwise-separable blocks map the (u, v, confidence) maps to ``in_channels`` motion features,
+    which are added to the input.
+
+    Args:
+        in_channels (int): Channels of the feature map it is inserted on (512 after ResNet-50's
+            ``layer2``, 128 after ResNet-18's).
+        num_segments (int, optional): Frames per clip, ``T``. ``MSNet`` fills it in from the
+            backbone. Defaults to None.
+        reduced_channels (int): Channels the correlation is computed on. Defaults to 64.
+        max_displacement (int): ``d``; offsets span [-d, d] grid steps both ways. Defaults to 7.
+        dilation (int): Pixels per grid step of the correlation. Defaults to 1.
+        sigma (float): Std of the soft-argmax Gaussian window, grid steps. Defaults to 5.
+        temperature (float): Soft-argmax softmax temperature. Defaults to 100.
+        use_displacement (bool): Feed (u, v) to the transformation. Defaults to True.
+        use_confidence (bool): Feed the confidence to the transformation. Defaults to True.
+        transform_channels (Sequence[int]): Widths of the first three separable blocks; the fourth
+            outputs ``in_channels``. Defaults to (16, 32, 64).
+        transform_kernels (Sequence[int]): Depthwise kernel size of each block. Defaults to
+            (7, 3, 3, 3).
+        init_cfg (dict or list[dict], optional): Initialisation. Defaults to None: PyTorch's
+            default initialisation, as in the released code.
+    """
+
+    def __init__(self,
+                 in_channels: int,
+                 num_segments: Optional[int] = None,
+                 reduced_channels: int = 64,
+                 max_displacement: int = 7,
+                 dilation: int = 1,
+                 sigma: float = 5.0,
+                 temperature: float = 100.0,
+                 use_displacement: bool = True,
+                 use_confidence: bool = True,
+                 transform_channels: Sequence[int] = (16, 32, 64),
+                 transform_kernels: Sequence[int] = (7, 3, 3, 3),
+                 init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        if num_segments is not None and num_segments < 2:
+            raise ValueError(f'MotionSqueeze pairs neighbouring frames: num_segments must be >= 2, '
+                             f'got {num_segments}')
+        if not (use_displacement or use_confidence):
+            raise ValueError('MotionSqueeze needs use_displacement or use_confidence')
+        if len(transform_kernels) != len(transform_channels) + 1:
+            raise ValueError('transform_kernels needs one entry more than transform_channels, got '
+                             f'{tuple(transform_kernels)} and {tuple(transform_channels)}')
+        self.in_channels = in_channels
+        self.num_segments = num_segments
+        self.max_displacement = max_displacement
+        self.dilation = dilation
+        self.sigma = sigma
+        self.temperature = temperature
+        self.use_displacement = use_displacement
+        self.use_confidence = use_confidence
+        self.reduction = nn.Sequential(*_conv_bn_relu(in_channels, reduced_channels))
+        widths = [2 * use_displacement + use_confidence, *transform_channels, in_channels]
+        self.transform = nn.Sequential(*(
+            _separable_block(c_in, c_out, k)
+            for c_in, c_out, k in zip(widths[:-1], widths[1:], transform_kernels)))
+
+    def forward(self, x: Tensor, return_maps: bool = False) -> Union[Tensor, Tuple[Tensor, MotionMaps]]:
+        """Add motion features to ``x``.
+
+        Args:
+            x (Tensor): Shape (N * T, C, H, W).
+            return_maps (bool): Also return the estimated :class:`MotionMaps`. Defaults to False.
+
+        Returns:
+            Tensor or tuple[Tensor, MotionMaps]: (N * T, C, H, W), and the maps if asked for.
+        """
+        maps = self.estimate(x)
+        features = torch.cat(self._selected(maps), dim=2)  # (N, T - 1, c, H, W)
+        features = torch.cat((features, features[:, -1:]), dim=1).flatten(0, 1)
+        out = x + self.transform(features.to(x.dtype))
+        return (out, maps) if return_maps else out
+
+    def estimate(self, x: Tensor) -> MotionMaps:
+        """Displacement and confidence for each pair of neighbouring frames of ``x`` (N * T, C, H, W)."""
+        t = self._check_input(x)
+        reduced = self.reduction(x)
+        reduced = reduced.contiguous(memory_format=torch.channels_last)
+        self._check_finite(reduced, t)
+        reduced = reduced.float()
+        reduced = reduced * torch.rsqrt(reduced.pow(2).sum(1, keepdim=True) + 1e-6)
+        _, c, h, w = reduced.shape
+        clips = reduced.view(-1, t, c, h, w)
+        first = clips[:, :-1].flatten(0, 1)
+        second = clips[:, 1:].flatten(0, 1)
+        with torch.autocast(x.device.type, enabled=False):
+            correlation = F.relu(local_correlation(first, second, self.max_displacement, self.dilation))
+            displacement, confidence = kernel_soft_argmax(correlation, self.max_displacement,
+                                                          self.sigma, self.temperature)
+        return MotionMaps(displacement.view(-1, t - 1, 2, h, w), confidence.view(-1, t - 1, 1, h, w))
+
+    def _selected(self, maps: MotionMaps) -> List[Tensor]:
+        chosen = [maps.displacement] if self.use_displacement else []
+        return chosen + ([maps.confidence] if self.use_confidence else [])
+
+    def _check_input(self, x: Tensor) -> int:
+        if self.num_segments is None:
+            raise RuntimeError('MotionSqueeze.num_segments is unset; pass it in the config or insert '
+                               'the module with MSNet, which takes it from the backbone')
+        if x.dim() != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(f'MotionSqueeze expects (N * T, {self.in_channels}, H, W) features, '
+                             f'got {tuple(x.shape)}')
+        if x.shape[0] % self.num_segments:
+            raise ValueError(f'MotionSqueeze got {x.shape[0]} frames, not a multiple of '
+                             f'num_segments={self.num_segments}: inputs must hold whole clips')
+        return self.num_segments
+
+    def _check_finite(self, features: Tensor, num_segments: int) -> None:
+        if torch.compiler.is_compiling() or torch.jit.is_tracing():
+            return
+        bad = ~torch.isfinite(features).flatten(1).all(dim=1)
+        if bool(bad.any()):
+            frame = int(bad.nonzero()[0, 0])
+            raise FloatingPointError(
+                f'MotionSqueeze: non-finite values (NaN/Inf) in the correlation input at clip '
+                f'{frame // num_segments}, frame {frame % num_segments}; check the input video and '
+                'the loss scale')

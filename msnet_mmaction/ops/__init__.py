@@ -1,0 +1,4 @@
+from .correlation import local_correlation
+from .soft_argmax import displacement_grid, kernel_soft_argmax
+
+__all__ = ['local_correlation', 'kernel_soft_argmax', 'displacement_grid']

@@ -1,0 +1,52 @@
+"""Kernel soft-argmax: displacement and confidence from a local correlation volume."""
+from typing import Tuple
+
+import torch
+from torch import Tensor
+
+
+def displacement_grid(max_displacement: int, device=None) -> Tensor:
+    """Normalised offsets of every displacement index, shape (P*P, 2) as (u, v) = (dx/d, dy/d)."""
+    patch = 2 * max_displacement + 1
+    steps = torch.arange(patch, dtype=torch.float32, device=device) - max_displacement
+    steps = steps / max(max_displacement, 1)
+    v, u = torch.meshgrid(steps, steps, indexing='ij')
+    return torch.stack((u.reshape(-1), v.reshape(-1)), dim=1)
+
+
+def kernel_soft_argmax(correlation: Tensor,
+                       max_displacement: int,
+                       sigma: float = 5.0,
+                       temperature: float = 100.0) -> Tuple[Tensor, Tensor]:
+    """Estimate displacement and confidence from a (ReLU'd) correlation volume.
+
+    A Gaussian window (std ``sigma`` grid steps, peak 1) centred on the arg-max suppresses distant
+    secondary peaks, then a softmax with ``temperature`` turns the windowed scores into weights over
+    the offsets. The arg-max position carries no gradient; everything else does. Computed in float32.
+
+    Args:
+        correlation (Tensor): Shape (N, P*P, H, W) with ``P = 2 * max_displacement + 1`` and
+            displacement index ``k = i * P + j`` (``i`` vertical, ``j`` horizontal).
+        max_displacement (int): ``d``.
+        sigma (float): Std of the Gaussian window in grid steps. Defaults to 5.
+        temperature (float): Softmax temperature (multiplier). Defaults to 100.
+
+    Returns:
+        tuple[Tensor, Tensor]: displacement (N, 2, H, W) with channels (u, v) in [-1, 1], and
+        confidence (N, 1, H, W), the maximum correlation.
+    """
+    n, k, h, w = correlation.shape
+    patch = 2 * max_displacement + 1
+    if k != patch * patch:
+        raise ValueError(f'correlation has {k} channels, expected {patch * patch} for '
+                         f'max_displacement={max_displacement}')
+    scores = correlation.permute(0, 2, 3, 1).float()  # (N, H, W, P*P)
+    confidence, index = scores.max(dim=-1)
+    steps = torch.arange(patch, dtype=torch.float32, device=scores.device)
+    gauss_i = torch.exp(-(steps - torch.div(index, patch, rounding_mode='floor')[..., None])**2 /
+                        (2 * sigma**2))
+    gauss_j = torch.exp(-(steps - (index % patch)[..., None])**2 / (2 * sigma**2))
+    window = (gauss_i[..., :, None] * gauss_j[..., None, :]).reshape(n, h, w, k)
+    weights = torch.softmax(temperature * scores * window, dim=-1)
+    displacement = weights @ displacement_grid(max_displacement, scores.device)  # (N, H, W, 2)
+    return displacement.permute(0, 3, 1, 2), confidence.unsqueeze(1)

@@ -1,0 +1,53 @@
+import os
+import os.path as osp
+import subprocess
+import sys
+from typing import Dict, List, Optional
+
+import pytest
+from mmengine.registry import init_default_scope
+
+import msnet_mmaction  # noqa: F401
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+MSNET_CONFIG = osp.join(REPO, 'configs', 'msnet_r18_1x1x8_synthetic-motion.py')
+
+
+def run(args: List[str], env: Optional[Dict[str, str]] = None, timeout: int = 600,
+        check: bool = True) -> subprocess.CompletedProcess:
+    """Run a command from the repository root with this interpreter's environment."""
+    full_env = dict(os.environ, PYTHONPATH=REPO, PYTHONWARNINGS='ignore', **(env or {}))
+    full_env['PATH'] = osp.dirname(sys.executable) + os.pathsep + full_env['PATH']
+    result = subprocess.run(args, cwd=REPO, env=full_env, capture_output=True, text=True,
+                            timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError(f'{args} exited {result.returncode}\n{result.stdout[-4000:]}\n'
+                             f'{result.stderr[-4000:]}')
+    return result
+
+
+def python(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    return run([sys.executable, *args], **kwargs)
+
+
+@pytest.fixture(autouse=True)
+def mmaction_scope():
+    init_default_scope('mmaction')
+
+
+@pytest.fixture(scope='session')
+def synthetic_root(tmp_path_factory) -> str:
+    """A small synthetic motion dataset (16 train, 8 val clips of 8 frames, 64 px)."""
+    root = str(tmp_path_factory.mktemp('synthetic'))
+    python('tools/data/make_synthetic_motion.py', '--out', root, '--train-clips', '16',
+           '--val-clips', '8', '--size', '64')
+    return root
+
+
+@pytest.fixture(scope='session')
+def trained_run(synthetic_root, tmp_path_factory) -> str:
+    """Work dir of a one-epoch MSNet-R18 run through tools/train.py."""
+    work_dir = str(tmp_path_factory.mktemp('train'))
+    python('tools/train.py', MSNET_CONFIG, '--work-dir', work_dir, '--cfg-options',
+           'train_cfg.max_epochs=1', env=dict(MSNET_SYNTHETIC_ROOT=synthetic_root))
+    return work_dir

@@ -1,0 +1,114 @@
+"""The compatibility fixes for the PyPI releases of mmaction2 1.2.0 / mmengine 0.10 on torch >= 2.6."""
+import os
+import os.path as osp
+import pickle
+import types
+
+import pytest
+import torch
+from conftest import MSNET_CONFIG, python
+
+from msnet_mmaction.compat import drn
+
+
+def test_mmaction_models_imports_and_drn_explains():
+    script = ('import msnet_mmaction, mmaction.models\n'
+              'from mmaction.registry import MODELS\n'
+              'try:\n'
+              '    MODELS.build(dict(type="DRN"))\n'
+              'except RuntimeError as e:\n'
+              '    print("refused:", e)\n')
+    out = python('-c', script).stdout
+    assert 'refused: DRN is unavailable' in out and 'PyPI' in out
+
+
+def test_plain_mmaction_models_import_fails_without_plugin():
+    """Guards the premise: the wheel really lacks DRN, so the placeholder is doing the work."""
+    result = python('-c', 'import mmaction.models', check=False)
+    assert result.returncode != 0 and 'localizers.drn' in result.stderr
+
+
+def test_drn_placeholder_leaves_source_installs_alone(tmp_path, monkeypatch):
+    (tmp_path / 'models' / 'localizers' / 'drn').mkdir(parents=True)
+    spec = types.SimpleNamespace(submodule_search_locations=[str(tmp_path)])
+    monkeypatch.setattr(drn.importlib.util, 'find_spec', lambda name: spec)
+    monkeypatch.delitem(drn.sys.modules, drn.DRN_MODULE, raising=False)
+    assert not drn.drn_is_missing()
+    assert not drn.install_drn_placeholder()
+
+
+def test_importlib_metadata_stands_in_when_missing():
+    script = ('import sys; sys.modules["importlib_metadata"] = None\n'
+              'import msnet_mmaction, importlib.metadata\n'
+              'from mmaction.utils import dependency\n'
+              'print(dependency.distribution is importlib.metadata.distribution)')
+    assert python('-c', script).stdout.strip().endswith('True')
+
+
+def test_mmaction_config_paths_resolve_without_pkg_resources():
+    script = ('import sys; sys.modules["pkg_resources"] = None\n'
+              'import msnet_mmaction\n'
+              'from mmengine.config import Config\n'
+              f'cfg = Config.fromfile({MSNET_CONFIG!r})\n'
+              'print(cfg.model.backbone.type, cfg.default_scope)')
+    assert python('-c', script).stdout.strip().endswith('ResNetTSM mmaction')
+
+
+def test_runner_checkpoint_loads_with_weights_only(trained_run):
+    checkpoint = osp.join(trained_run, 'epoch_1.pth')
+    loaded = torch.load(checkpoint, map_location='cpu', weights_only=True)
+    history = loaded['message_hub']['log_scalars']['train/loss']
+    assert type(history).__name__ == 'HistoryBuffer'
+    assert history.current() == pytest.approx(float(history.data[0][-1]))
+    assert any('motion_modules' in key for key in loaded['state_dict'])
+
+
+def test_checkpoint_needs_the_allow_list(trained_run):
+    """Without msnet_mmaction imported, torch refuses the same file: the allow-list is what loads it."""
+    script = ('import torch\n'
+              f'torch.load({osp.join(trained_run, "epoch_1.pth")!r}, weights_only=True)')
+    result = python('-c', script, check=False)
+    assert result.returncode != 0 and 'weights_only' in result.stderr
+
+
+class _Exploit:
+
+    def __reduce__(self):
+        return (os.system, ('echo owned',))
+
+
+def test_checkpoint_with_foreign_global_is_refused(tmp_path, synthetic_root):
+    path = str(tmp_path / 'evil.pth')
+    torch.save(dict(state_dict={}, payload=_Exploit()), path)
+    with pytest.raises(pickle.UnpicklingError):
+        torch.load(path, weights_only=True)
+    result = python('tools/test.py', MSNET_CONFIG, path, '--work-dir', str(tmp_path / 'wd'),
+                    env=dict(MSNET_SYNTHETIC_ROOT=synthetic_root), check=False)
+    assert result.returncode != 0
+    assert 'Refused to load checkpoint' in result.stderr and 'If you trust this file' in result.stderr
+
+
+def test_restricted_getattr_only_serves_history_buffer():
+    from mmengine.logging import HistoryBuffer
+    from msnet_mmaction.compat.checkpoint import _history_buffer_method
+    assert _history_buffer_method(HistoryBuffer, 'mean') is HistoryBuffer.mean
+    with pytest.raises(pickle.UnpicklingError):
+        _history_buffer_method(os, 'system')
+    with pytest.raises(pickle.UnpicklingError):
+        _history_buffer_method(HistoryBuffer, '__init__')
+
+
+def test_test_tool_evaluates_and_dumps(trained_run, synthetic_root, tmp_path):
+    dump = str(tmp_path / 'predictions.pkl')
+    out = python('tools/test.py', MSNET_CONFIG, osp.join(trained_run, 'epoch_1.pth'), '--work-dir',
+                 str(tmp_path / 'wd'), '--dump', dump,
+                 env=dict(MSNET_SYNTHETIC_ROOT=synthetic_root)).stdout
+    assert 'acc/top1' in out
+    from msnet_mmaction.evaluation import accuracy_report, load_predictions
+    scores, labels = load_predictions(dump)
+    assert scores.shape == (8, 8)
+    with open(osp.join(synthetic_root, 'val_list.txt')) as f:
+        expected = [int(line.split()[2]) for line in f]
+    assert labels.tolist() == expected
+    report = accuracy_report(scores, labels)
+    assert 0.0 <= report['top1'] <= report['top5'] <= 1.0

@@ -1,0 +1,142 @@
+"""MotionSqueeze: known motion, spec sizes, temporal pairing and input checks."""
+import re
+
+import pytest
+import torch
+import torch.nn.functional as F
+from conftest import REPO
+
+from msnet_mmaction.models import MotionSqueeze
+from msnet_mmaction.ops import kernel_soft_argmax, local_correlation
+
+
+def identity_module(channels: int, num_segments: int, d: int = 3) -> MotionSqueeze:
+    """A module whose reduction passes non-negative features through unchanged (eval mode)."""
+    module = MotionSqueeze(in_channels=channels, reduced_channels=channels, num_segments=num_segments,
+                           max_displacement=d).eval()
+    with torch.no_grad():
+        module.reduction[0].weight.copy_(torch.eye(channels)[:, :, None, None])
+        bn = module.reduction[1]
+        bn.weight.fill_(1), bn.bias.zero_(), bn.running_mean.zero_(), bn.running_var.fill_(1 - bn.eps)
+    return module
+
+
+def shifted_clip(dx: int, dy: int, frames: int = 3, size: int = 24, channels: int = 32):
+    """Frames where frame t + 1 is frame t translated by (dx, dy) pixels (right, down)."""
+    torch.manual_seed(0)
+    base = torch.rand(channels, size + 2 * frames * 8, size + 2 * frames * 8)
+    c0 = frames * 8
+    clip = [base[:, c0 - t * dy:c0 - t * dy + size, c0 - t * dx:c0 - t * dx + size] for t in range(frames)]
+    return torch.stack(clip)
+
+
+@pytest.mark.parametrize('dx, dy', [(2, 0), (0, -3), (-1, 2), (3, 3), (0, 0)])
+def test_known_translation_gives_displacement(dx, dy):
+    d = 3
+    module = identity_module(32, num_segments=3, d=d)
+    with torch.no_grad():
+        maps = module.estimate(shifted_clip(dx, dy))
+    interior = (slice(None), slice(None), slice(d, -d), slice(d, -d))
+    u, v = maps.displacement[:, :, 0][interior], maps.displacement[:, :, 1][interior]
+    assert torch.allclose(u, torch.full_like(u, dx / d), atol=0.05)
+    assert torch.allclose(v, torch.full_like(v, dy / d), atol=0.05)
+    assert maps.confidence[:, :, 0][interior].min() > 0.99
+
+
+def test_soft_argmax_matches_direct_formula():
+    torch.manual_seed(3)
+    d, p = 2, 5
+    corr = F.relu(torch.randn(2, p * p, 4, 3))
+    u_v, conf = kernel_soft_argmax(corr, d, sigma=1.5, temperature=7.0)
+    for n in range(2):
+        for y in range(4):
+            for x in range(3):
+                s = corr[n, :, y, x].view(p, p)
+                k = int(torch.argmax(s))
+                i0, j0 = divmod(k, p)
+                ii, jj = torch.meshgrid(torch.arange(p), torch.arange(p), indexing='ij')
+                g = torch.exp(-((jj - j0)**2 + (ii - i0)**2) / (2 * 1.5**2))
+                w = torch.softmax((7.0 * s * g).flatten(), 0).view(p, p)
+                assert u_v[n, 0, y, x] == pytest.approx(float((w * (jj - d)).sum() / d), abs=1e-5)
+                assert u_v[n, 1, y, x] == pytest.approx(float((w * (ii - d)).sum() / d), abs=1e-5)
+                assert conf[n, 0, y, x] == pytest.approx(float(s.max()))
+
+
+def _official_parameter_counts():
+    counts = {}
+    with open(f'{REPO}/tests/data/official_msnet_r50_state_dict.txt') as f:
+        for line in f:
+            if line.startswith('#'):
+                continue
+            name, shape = line.rstrip('\n').split('\t')
+            if name.endswith(('weight', 'bias')):
+                numel = 1
+                for size in re.findall(r'\d+', shape):
+                    numel *= int(size)
+                counts[name] = numel
+    return counts
+
+
+def test_parameter_count_matches_released_module():
+    counts = _official_parameter_counts()
+    released_module = sum(v for k, v in counts.items() if k.startswith(('chnl_reduction', 'flow_refinement')))
+    unused_bn2 = sum(v for k, v in counts.items() if k.startswith('bn2.'))
+    ours = sum(p.numel() for p in MotionSqueeze(in_channels=512, num_segments=8).parameters())
+    assert ours == released_module == 70905
+    # The spec's 71,161 also counts the released backbone's unused 128-channel `bn2`.
+    assert ours + unused_bn2 == 71161
+
+
+def test_last_frame_reuses_last_pair_and_output_is_residual():
+    module = MotionSqueeze(in_channels=16, num_segments=4, max_displacement=2).eval()
+    captured = {}
+    module.transform.register_forward_hook(lambda m, i, o: captured.update(inp=i[0], out=o))
+    x = torch.randn(8, 16, 10, 10)
+    with torch.no_grad():
+        out, maps = module(x, return_maps=True)
+    features = captured['inp'].view(2, 4, 3, 10, 10)
+    torch.testing.assert_close(features[:, 3], features[:, 2])
+    torch.testing.assert_close(features[:, :3, :2], maps.displacement)
+    torch.testing.assert_close(features[:, :3, 2:], maps.confidence)
+    torch.testing.assert_close(out, x + captured['out'])
+
+
+def test_clips_do_not_mix():
+    module = MotionSqueeze(in_channels=8, num_segments=3, max_displacement=2).eval()
+    x = torch.randn(6, 8, 9, 9)
+    with torch.no_grad():
+        together = module(x)
+        apart = torch.cat([module(x[:3]), module(x[3:])])
+    torch.testing.assert_close(together, apart)
+
+
+@pytest.mark.parametrize('use_displacement, use_confidence, channels', [(True, False, 2), (False, True, 1)])
+def test_input_selection(use_displacement, use_confidence, channels):
+    module = MotionSqueeze(in_channels=8, num_segments=2, use_displacement=use_displacement,
+                           use_confidence=use_confidence)
+    assert module.transform[0][0].in_channels == channels
+    assert module(torch.randn(4, 8, 6, 6)).shape == (4, 8, 6, 6)
+
+
+def test_input_errors():
+    with pytest.raises(ValueError, match='num_segments must be >= 2'):
+        MotionSqueeze(in_channels=8, num_segments=1)
+    module = MotionSqueeze(in_channels=8, num_segments=4)
+    with pytest.raises(ValueError, match='not a multiple of num_segments=4'):
+        module(torch.randn(6, 8, 5, 5))
+    with pytest.raises(ValueError, match=r'expects \(N \* T, 8, H, W\)'):
+        module(torch.randn(4, 9, 5, 5))
+    x = torch.randn(8, 8, 5, 5)
+    x[5, 2, 1, 1] = float('nan')
+    with pytest.raises(FloatingPointError, match='clip 1, frame 1'):
+        module.eval()(x)
+
+
+def test_bf16_autocast_is_finite_and_trains():
+    module = MotionSqueeze(in_channels=16, num_segments=3, max_displacement=2)
+    x = torch.randn(6, 16, 8, 8, requires_grad=True)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        out = module(x)
+    out.float().square().mean().backward()
+    assert torch.isfinite(out.float()).all() and torch.isfinite(x.grad).all()
+    assert module.reduction[0].weight.grad is not None

@@ -3,7 +3,6 @@ import importlib.util
 import os.path as osp
 import re
 
-import pytest
 import torch
 from conftest import REPO, python
 from mmaction.registry import MODELS

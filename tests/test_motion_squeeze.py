@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from conftest import REPO
 
 from msnet_mmaction.models import MotionSqueeze
-from msnet_mmaction.ops import kernel_soft_argmax, local_correlation
+from msnet_mmaction.ops import kernel_soft_argmax
 
 
 def identity_module(channels: int, num_segments: int, d: int = 3) -> MotionSqueeze:

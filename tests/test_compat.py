@@ -22,11 +22,7 @@ def test_mmaction_models_imports_and_drn_explains():
     assert 'refused: DRN is unavailable' in out and 'PyPI' in out
 
 
-WHEEL_LACKS_DRN = not osp.isdir(
-    osp.join(osp.dirname(drn.importlib.util.find_spec('mmaction').origin), 'models', 'localizers', 'drn'))
-
-
-@pytest.mark.skipif(not WHEEL_LACKS_DRN, reason='this mmaction2 install ships DRN')
+@pytest.mark.skipif(drn.installed_mmaction_ships_drn(), reason='this mmaction2 install ships DRN')
 def test_plain_mmaction_models_import_fails_without_plugin():
     """Guards the premise: the wheel really lacks DRN, so the placeholder is doing the work."""
     result = python('-c', 'import mmaction.models', check=False)

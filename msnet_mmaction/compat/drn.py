@@ -11,15 +11,18 @@ import types
 DRN_MODULE = 'mmaction.models.localizers.drn'
 
 
-def drn_is_missing() -> bool:
-    """Whether the installed mmaction2 lacks the DRN localizer sources."""
-    if DRN_MODULE in sys.modules:
-        return False
+def installed_mmaction_ships_drn() -> bool:
+    """Whether the installed mmaction2 has the DRN localizer sources on disk."""
     spec = importlib.util.find_spec('mmaction')
     if spec is None or not spec.submodule_search_locations:
-        return False
+        return True
     package_dir = list(spec.submodule_search_locations)[0]
-    return not osp.isdir(osp.join(package_dir, 'models', 'localizers', 'drn'))
+    return osp.isdir(osp.join(package_dir, 'models', 'localizers', 'drn'))
+
+
+def drn_is_missing() -> bool:
+    """Whether ``mmaction.models.localizers.drn`` can neither be imported nor is already stood in for."""
+    return DRN_MODULE not in sys.modules and not installed_mmaction_ships_drn()
 
 
 class DRN:

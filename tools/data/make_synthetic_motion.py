@@ -36,17 +36,17 @@ def render_clip(rng: np.random.Generator, label: int, size: int, num_frames: int
     angle = 2 * np.pi * label / len(DIRECTIONS)
     velocity = np.array([np.cos(angle), -np.sin(angle)]) * speed  # (dx, dy), image y points down
     side = int(rng.integers(size // 5, size // 3))
-    travel = np.abs(velocity) * (num_frames - 1)
-    low = np.maximum(0, -velocity * (num_frames - 1))
-    high = np.maximum(low + 1, size - side - travel + np.minimum(0, velocity * (num_frames - 1)))
+    shift = velocity * (num_frames - 1)
+    # The square stays inside the frame for the whole clip: start + shift and start both in range.
+    low = np.maximum(0, -shift)
+    high = np.maximum(low + 1, size - side - np.maximum(0, shift))
     start = rng.uniform(low, high)
     background = _texture(rng, size + 8, size + 8)
     patch = _texture(rng, side, side)
     frames = np.empty((num_frames, size, size, 3), dtype=np.uint8)
     for t in range(num_frames):
-        jitter = rng.integers(0, 3, size=2)
-        frame = background[4 + jitter[1] - 1:4 + jitter[1] - 1 + size,
-                           4 + jitter[0] - 1:4 + jitter[0] - 1 + size].copy()
+        dx, dy = 3 + rng.integers(0, 3, size=2)  # background jitters by up to 1 px
+        frame = background[dy:dy + size, dx:dx + size].copy()
         x, y = np.round(start + velocity * t).astype(int)
         x, y = int(np.clip(x, 0, size - side)), int(np.clip(y, 0, size - side))
         frame[y:y + side, x:x + side] = patch

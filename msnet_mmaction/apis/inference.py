@@ -1,0 +1,34 @@
+"""Loading a recognizer for inference, with weights-only checkpoint loading and clear refusals."""
+import os.path as osp
+import pickle
+from typing import List, Optional, Union
+
+import torch.nn as nn
+from mmengine.config import Config
+
+from ..compat import explain_unsafe_checkpoint
+
+
+def load_recognizer(config: Union[str, Config], checkpoint: Optional[str] = None,
+                    device: str = 'cpu') -> nn.Module:
+    """MMAction2's ``init_recognizer`` in eval mode, refusing checkpoints that are not plain
+    weights with an explanation (``weights_only`` loading stays on)."""
+    from mmaction.apis import init_recognizer
+    if checkpoint is not None and not osp.isfile(checkpoint):
+        raise FileNotFoundError(f'checkpoint {checkpoint} does not exist')
+    try:
+        model = init_recognizer(config, checkpoint, device=device)
+    except pickle.UnpicklingError as error:
+        raise explain_unsafe_checkpoint(checkpoint, error) from error
+    return model.eval()
+
+
+def video_test_pipeline(pipeline: List[dict]) -> List[dict]:
+    """A config's test pipeline made to read a video file: raw-frame decoding becomes decord."""
+    steps = [dict(step) for step in pipeline]
+    types = [step['type'] for step in steps]
+    if 'RawFrameDecode' in types:
+        steps[types.index('RawFrameDecode')] = dict(type='DecordDecode')
+    if not any(t in ('DecordInit', 'OpenCVInit', 'PyAVInit') for t in types):
+        steps.insert(0, dict(type='DecordInit'))
+    return steps

@@ -87,6 +87,11 @@ def test_checkpoint_with_foreign_global_is_refused(tmp_path, synthetic_root):
                     env=dict(MSNET_SYNTHETIC_ROOT=synthetic_root), check=False)
     assert result.returncode != 0
     assert 'Refused to load checkpoint' in result.stderr and 'If you trust this file' in result.stderr
+    assert 'owned' not in result.stdout
+    converted = python('tools/convert_official_checkpoint.py', path, str(tmp_path / 'out.pth'),
+                       check=False)
+    assert converted.returncode != 0 and 'Refused to load checkpoint' in converted.stderr
+    assert 'owned' not in converted.stdout and not osp.exists(str(tmp_path / 'out.pth'))
 
 
 def test_restricted_getattr_only_serves_history_buffer():

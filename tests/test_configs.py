@@ -200,3 +200,16 @@ def test_dataset_pipelines_on_real_layout(name, tmp_path, monkeypatch):
         assert item['inputs'].shape == (views * frames, 3, side, side), loader
         assert item['inputs'].dtype == torch.uint8
         assert 0 <= int(item['data_samples'].gt_label) < cfg.model.cls_head.num_classes
+
+
+def test_metafile_lists_every_paper_config():
+    import yaml
+    with open(osp.join(REPO, 'configs', 'metafile.yml')) as f:
+        models = yaml.safe_load(f)['Models']
+    listed = {m['Config'] for m in models}
+    expected = {osp.relpath(c, REPO) for c in PAPER_CONFIGS if 'msnet_' in osp.basename(c)}
+    assert listed == expected
+    for model in models:
+        assert osp.isfile(osp.join(REPO, model['Config']))
+        for result in model.get('Results', []):
+            assert all(name.endswith('(paper)') for name in result['Metrics'])

@@ -11,7 +11,15 @@ from mmaction.registry import DATASETS
 from mmengine.config import Config
 
 sys.path.insert(0, osp.join(REPO, 'tools', 'data'))
-from make_synthetic_motion import DIRECTIONS, make_clip  # noqa: E402
+from make_synthetic_motion import DIRECTIONS, make_clip, parse_args  # noqa: E402
+
+DEFAULTS = parse_args(['--out', 'unused'])
+
+
+def default_clip(split: str, index: int, seed: int = 0):
+    """Clip ``index`` of ``split`` as the generator's defaults (at 64 px) make it."""
+    return make_clip(seed, split, index, 64, DEFAULTS.frames, tuple(DEFAULTS.speed),
+                     tuple(DEFAULTS.objects))
 
 
 def _digest(root: str) -> dict:
@@ -37,9 +45,9 @@ def test_generator_is_deterministic(tmp_path, synthetic_root):
 
 
 def test_clips_do_not_depend_on_clip_count():
-    small = make_clip(0, 'val', 3, 64, 8, (4, 6), (1, 3))
-    assert np.array_equal(small[0], make_clip(0, 'val', 3, 64, 8, (4, 6), (1, 3))[0])
-    assert not np.array_equal(small[0], make_clip(0, 'train', 3, 64, 8, (4, 6), (1, 3))[0])
+    small = default_clip('val', 3)
+    assert np.array_equal(small[0], default_clip('val', 3)[0])
+    assert not np.array_equal(small[0], default_clip('train', 3)[0])
 
 
 def test_layout_and_lists(synthetic_root):
@@ -82,7 +90,7 @@ def test_video_frames_match_raw_frames(synthetic_root):
     frames = np.stack([
         cv2.imread(osp.join(synthetic_root, 'rawframes', 'val_00002', f'img_{t:05d}.jpg'))[..., ::-1]
         for t in range(1, 9)]).astype(np.float64)
-    rendered = make_clip(0, 'val', 2, 64, 8, (4, 6), (1, 3))[0].astype(np.float64)
+    rendered = default_clip('val', 2)[0].astype(np.float64)
     assert np.abs(frames - rendered).mean() < 6
     assert np.abs(video - rendered).mean() < 12
 
@@ -90,7 +98,7 @@ def test_video_frames_match_raw_frames(synthetic_root):
 def test_single_frames_carry_no_label():
     """Mean first-frame appearance does not separate the classes: a nearest-centroid classifier
     on frame statistics stays near chance, while the true displacement separates them exactly."""
-    rng_clips = [make_clip(0, 'train', i, 64, 8, (4, 6), (1, 3)) for i in range(160)]
+    rng_clips = [default_clip('train', i) for i in range(160)]
     feats = np.stack([clip[0].reshape(-1, 3).mean(0) for clip, _ in rng_clips])
     labels = np.array([label for _, label in rng_clips])
     train, test = slice(0, 80), slice(80, 160)

@@ -1,12 +1,13 @@
 """Train several configs with the same budget, evaluate each, and print one table.
 
     python tools/compare_models.py CONFIG [CONFIG ...] [--work-dir DIR] [--train-subset N]
-        [--seed S] [--cfg-options KEY=VALUE ...]
+        [--seed S] [--reuse] [--cfg-options KEY=VALUE ...]
 
 Each config is trained with ``tools/train.py`` and its best checkpoint tested with ``tools/test.py``
 twice: on the held-out val split (the accuracy that counts) and on the first N training clips, so
-that the table states the train/val gap. Runs go one after another in one process tree; the wall
-time of each training is in the table.
+that the table states the train/val gap. Runs go one after another; the wall time of each training
+is in the table. With ``--reuse``, a config whose folder under the work dir already holds a best
+checkpoint is only evaluated (its training time is then unknown and shown as "-").
 """
 import argparse
 import os
@@ -14,7 +15,7 @@ import os.path as osp
 import subprocess
 import sys
 import time
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 from mmengine.config import Config, DictAction
 
@@ -32,18 +33,26 @@ def _options(options: Dict[str, object]) -> List[str]:
     return ['--cfg-options', *(f'{k}={v}' for k, v in options.items())] if options else []
 
 
-def compare(config: str, work_dir: str, train_subset: int, seed: int,
-            options: Dict[str, object]) -> Dict[str, object]:
+def _best_checkpoint(train_dir: str) -> Optional[str]:
+    if not osp.isdir(train_dir):
+        return None
+    best = [f for f in os.listdir(train_dir) if f.startswith('best_') and f.endswith('.pth')]
+    return max((osp.join(train_dir, f) for f in best), key=osp.getmtime, default=None)
+
+
+def compare(config: str, work_dir: str, train_subset: int, seed: int, options: Dict[str, object],
+            reuse: bool = False) -> Dict[str, object]:
     """Train and test one config; accuracies in percent, training time in seconds."""
     name = osp.splitext(osp.basename(config))[0]
     train_dir = osp.join(work_dir, name)
-    start = time.time()
-    _run([osp.join(TOOLS, 'train.py'), config, '--work-dir', train_dir, '--seed', str(seed),
-          *_options(options)])
-    train_time = time.time() - start
-    best = max((f for f in os.listdir(train_dir) if f.startswith('best_') and f.endswith('.pth')),
-               key=lambda f: osp.getmtime(osp.join(train_dir, f)))
-    checkpoint = osp.join(train_dir, best)
+    checkpoint = _best_checkpoint(train_dir) if reuse else None
+    train_time = None
+    if checkpoint is None:
+        start = time.time()
+        _run([osp.join(TOOLS, 'train.py'), config, '--work-dir', train_dir, '--seed', str(seed),
+              *_options(options)])
+        train_time = time.time() - start
+        checkpoint = _best_checkpoint(train_dir)
     cfg = Config.fromfile(config)
     train_ann = cfg.train_dataloader.dataset.ann_file
     row = dict(model=name, train_time=train_time)
@@ -63,9 +72,10 @@ def format_table(rows: List[Dict[str, object]]) -> str:
     lines = ['| config | val top-1 | val top-5 | val mean class | train top-1 | train - val | '
              'train time |', '|---|---|---|---|---|---|---|']
     for r in rows:
+        train_time = '-' if r['train_time'] is None else f'{r["train_time"]:.0f} s'
         lines.append(f'| {r["model"]} | {r["val_top1"]:.2f} | {r["val_top5"]:.2f} | '
                      f'{r["val_mean_class"]:.2f} | {r["train_top1"]:.2f} | '
-                     f'{r["train_top1"] - r["val_top1"]:+.2f} | {r["train_time"]:.0f} s |')
+                     f'{r["train_top1"] - r["val_top1"]:+.2f} | {train_time} |')
     return '\n'.join(lines)
 
 
@@ -76,10 +86,12 @@ def main() -> None:
     parser.add_argument('--train-subset', type=int, default=400,
                         help='training clips to measure train accuracy on')
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--reuse', action='store_true',
+                        help='evaluate, without retraining, configs that already have a best checkpoint')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
                         help='overrides applied to every config')
     args = parser.parse_args()
-    rows = [compare(c, args.work_dir, args.train_subset, args.seed, args.cfg_options)
+    rows = [compare(c, args.work_dir, args.train_subset, args.seed, args.cfg_options, args.reuse)
             for c in args.configs]
     table = format_table(rows)
     os.makedirs(args.work_dir, exist_ok=True)

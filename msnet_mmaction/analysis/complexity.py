@@ -79,7 +79,7 @@ def measure_complexity(recognizer: nn.Module, inputs: torch.Tensor) -> Complexit
     per_module = analyzer.by_module_and_operator()
     # The tracer does not scope the Python op under the module that calls it; in these models
     # only MotionSqueeze calls it.
-    motion_flops = analyzer.by_operator().get(CORRELATION_OP, 0)
+    motion_flops = analyzer.by_operator().get(CORRELATION_OP.split('::')[1], 0)
     motion_params = 0
     for name, module in recognizer.named_modules():
         if type(module).__name__ == 'MotionSqueeze':

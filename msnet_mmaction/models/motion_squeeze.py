@@ -153,6 +153,11 @@ class MotionSqueeze(BaseModule):
         if x.dim() != 4 or x.shape[1] != self.in_channels:
             raise ValueError(f'MotionSqueeze expects (N * T, {self.in_channels}, H, W) features, '
                              f'got {tuple(x.shape)}')
+        if min(x.shape[-2:]) < 2:
+            raise ValueError(f'MotionSqueeze needs feature maps of at least 2x2 to correlate '
+                             f'neighbouring positions, got {x.shape[-2]}x{x.shape[-1]}: the input '
+                             'frames are too small for a module at this depth; use larger frames '
+                             'or insert the module after an earlier stage')
         if x.shape[0] % self.num_segments:
             raise ValueError(f'MotionSqueeze got {x.shape[0]} frames, not a multiple of '
                              f'num_segments={self.num_segments}: inputs must hold whole clips')

@@ -3,6 +3,7 @@ import copy
 from typing import List, Optional, Union
 
 import torch.nn as nn
+from torch import Tensor
 from mmengine.model import ModuleList
 from mmaction.models.recognizers import Recognizer2D
 from mmaction.registry import MODELS
@@ -92,6 +93,18 @@ class MSNet(Recognizer2D):
         module.insert_after = stage_name
         self.backbone.motion_modules.append(module)
         stage.register_forward_hook(_ApplyMotion(module))
+
+    def extract_feat(self, inputs: Tensor, **kwargs):
+        """``Recognizer2D.extract_feat`` after checking that ``inputs`` (N, V * T, C, H, W) hold
+        whole clips of every motion module's ``num_segments`` frames."""
+        if inputs.dim() == 5:
+            for index, module in enumerate(self.backbone.motion_modules):
+                if inputs.shape[1] % module.num_segments:
+                    raise ValueError(
+                        f'model.motion[{index}] pairs clips of num_segments={module.num_segments} '
+                        f'frames, but each sample has {inputs.shape[1]} frames; sample a multiple '
+                        'of it (SampleFrames num_clips) or set the backbone\'s num_segments')
+        return super().extract_feat(inputs, **kwargs)
 
     @property
     def motion_modules(self) -> List[MotionSqueeze]:

@@ -3,7 +3,7 @@
 # tools/data/hmdb51 builds the annotation lists.
 custom_imports = dict(imports=['msnet_mmaction'], allow_failed_imports=False)
 
-dataset_type = 'VideoDataset'
+dataset_type = 'CheckedVideoDataset'
 data_root = 'data/hmdb51/videos'
 ann_file_train = 'data/hmdb51/hmdb51_train_split_1_videos.txt'
 ann_file_val = 'data/hmdb51/hmdb51_val_split_1_videos.txt'

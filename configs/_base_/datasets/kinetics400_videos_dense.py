@@ -4,7 +4,7 @@
 # averaged. tools/data/kinetics400 builds the annotation lists.
 custom_imports = dict(imports=['msnet_mmaction'], allow_failed_imports=False)
 
-dataset_type = 'VideoDataset'
+dataset_type = 'CheckedVideoDataset'
 data_root = 'data/kinetics400/videos_train'
 data_root_val = 'data/kinetics400/videos_val'
 ann_file_train = 'data/kinetics400/kinetics400_train_list_videos.txt'

@@ -3,7 +3,7 @@
 # validation and test: centre crop 224, one clip. tools/data/sthv1 builds the annotation lists.
 custom_imports = dict(imports=['msnet_mmaction'], allow_failed_imports=False)
 
-dataset_type = 'RawframeDataset'
+dataset_type = 'CheckedRawframeDataset'
 data_root = 'data/sthv1/rawframes'
 ann_file_train = 'data/sthv1/sthv1_train_list_rawframes.txt'
 ann_file_val = 'data/sthv1/sthv1_val_list_rawframes.txt'

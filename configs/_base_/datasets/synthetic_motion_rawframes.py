@@ -4,7 +4,7 @@
 # video). No flips or crops: mirroring a clip changes its label, and every training clip is new.
 custom_imports = dict(imports=['msnet_mmaction'], allow_failed_imports=False)
 
-dataset_type = 'RawframeDataset'
+dataset_type = 'CheckedRawframeDataset'
 data_root = '{{$MSNET_SYNTHETIC_ROOT:data/synthetic_motion}}'
 
 train_pipeline = [

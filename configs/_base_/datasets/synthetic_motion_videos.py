@@ -2,7 +2,7 @@
 # (VideoDataset, decord), 8 segments. MSNET_SYNTHETIC_ROOT overrides where it lives.
 custom_imports = dict(imports=['msnet_mmaction'], allow_failed_imports=False)
 
-dataset_type = 'VideoDataset'
+dataset_type = 'CheckedVideoDataset'
 data_root = '{{$MSNET_SYNTHETIC_ROOT:data/synthetic_motion}}'
 
 train_pipeline = [

@@ -1,0 +1,118 @@
+"""Complexity counting, the benchmark tool's mechanics, mixed precision and channels-last."""
+import glob
+import os.path as osp
+
+import pytest
+import torch
+from conftest import MSNET_CONFIG, REPO, python
+from mmaction.registry import MODELS
+from mmengine.config import Config
+
+from msnet_mmaction.analysis import (correlation_matmul_gather, correlation_unfold,
+                                     measure_complexity, motion_squeeze_flops)
+from msnet_mmaction.ops import local_correlation
+
+TSM_CONFIG = MSNET_CONFIG.replace('msnet_', 'tsm_')
+
+
+def build(config: str, frames: int = 8):
+    cfg = Config.fromfile(config)
+    cfg.model.backbone.num_segments = cfg.model.cls_head.num_segments = frames
+    cfg.model.backbone.pretrained = None
+    return MODELS.build(cfg.model)
+
+
+@pytest.mark.parametrize('d, dilation', [(7, 1), (3, 2)])
+def test_baselines_match_the_op(d, dilation):
+    a, b = torch.randn(2, 5, 9, 12, dtype=torch.float64), torch.randn(2, 5, 9, 12, dtype=torch.float64)
+    expected = local_correlation(a, b, d, dilation)
+    torch.testing.assert_close(correlation_unfold(a, b, d, dilation), expected)
+    torch.testing.assert_close(correlation_matmul_gather(a, b, d, dilation), expected)
+
+
+def test_r50_overhead_matches_the_spec():
+    """MSNet-R50 vs TSM-R50, 8 frames at 224: the module is +1.6 % multiply-adds (spec)."""
+    inputs = torch.randn(1, 8, 3, 224, 224)
+    msnet = measure_complexity(build(osp.join(REPO, 'configs', 'msnet_r50_8f_sthv1.py')), inputs)
+    tsm = measure_complexity(build(osp.join(REPO, 'configs', 'tsm_r50_8f_sthv1.py')), inputs)
+    analytic = motion_squeeze_flops(512, 8, 28, 28)
+    assert analytic == dict(reduction=8 * 784 * 512 * 64, correlation=7 * 784 * 225 * 64,
+                            transform=8 * 784 * (49 * 3 + 3 * 16 + 9 * 16 + 16 * 32 + 9 * 32 +
+                                                 32 * 64 + 9 * 64 + 64 * 512))
+    assert msnet.motion_flops == sum(analytic.values())
+    assert tsm.flops / 1e9 == pytest.approx(32.9, abs=0.05)
+    overhead = 100 * (msnet.flops - tsm.flops) / tsm.flops
+    assert overhead == pytest.approx(100 * sum(analytic.values()) / tsm.flops, abs=0.2)
+    assert 1.4 < overhead < 1.8
+    assert msnet.params - tsm.params == msnet.motion_params == 71161 - 256
+
+
+def test_complexity_tool_prints_the_table():
+    out = python('tools/analysis/complexity.py', MSNET_CONFIG, TSM_CONFIG, '--frames', '8', '--shape',
+                 '64', '64').stdout
+    row = next(line for line in out.splitlines() if line.startswith('| msnet_r18'))
+    cells = [c.strip() for c in row.strip('|').split('|')]
+    counted, analytic = cells[4].replace(')', '').split(' (')
+    expected = sum(motion_squeeze_flops(64, 8, 16, 16).values()) / 1e9
+    assert float(counted) == float(analytic) == pytest.approx(expected, abs=5e-4)
+    # 1x1 reduction 64->64 + BN, then separable blocks 3->16->32->64->64 (depthwise, BN, pointwise, BN).
+    params = 64 * 64 + 2 * 64 + sum(k * k * i + 2 * i + i * o + 2 * o for i, o, k in
+                                    ((3, 16, 7), (16, 32, 3), (32, 64, 3), (64, 64, 3)))
+    assert cells[5] == f'{params:,d}' == '12,665' and cells[7] == f'+{params:,d}'
+    assert cells[6].endswith('%') and float(cells[6][:-1].strip()) > 0
+
+
+def test_benchmark_tool_prints_ratios():
+    out = python('tools/analysis/benchmark.py', MSNET_CONFIG, TSM_CONFIG, '--shape', '32', '32',
+                 '--batches', '1', '--train-batch', '1', '--repeats', '2', '--warmup', '0',
+                 '--precisions', 'fp32', '--correlation', '--pairs', '2', '--threads', '1').stdout
+    rows = [line for line in out.splitlines() if line.startswith('| ')]
+    measures = [r.split('|')[1].strip() for r in rows]
+    assert {'inference, batch 1', 'train step, batch 1'} <= set(measures)
+    for row in rows:
+        if row.split('|')[1].strip().startswith(('inference', 'train step')):
+            ratio = float(row.split('|')[5].split()[0])
+            assert 0.2 < ratio < 5
+    memory = next(r for r in rows if 'peak memory' in r)
+    assert 'MiB' in memory
+    formulations = {r.split('|')[2].strip() for r in rows if r.startswith('| 2 |')}
+    assert formulations == {'ours', 'unfold', 'matmul-gather'}
+
+
+def test_amp_training_on_cpu(synthetic_root, tmp_path):
+    work_dir = str(tmp_path / 'amp')
+    out = python('tools/train.py', MSNET_CONFIG, '--amp', '--work-dir', work_dir, '--cfg-options',
+                 'train_dataloader.batch_size=1', 'train_dataloader.dataset.indices=1',
+                 'default_hooks.logger.interval=1',
+                 env=dict(MSNET_SYNTHETIC_ROOT=synthetic_root))
+    log = out.stdout + out.stderr
+    assert "type='CPUAmpOptimWrapper'" in log
+    loss = float(log.split('Epoch(train) [1][1/1]')[1].split('loss: ')[1].split()[0])
+    assert torch.isfinite(torch.tensor(loss))
+    assert osp.isfile(osp.join(work_dir, 'epoch_1.pth'))
+
+
+def test_bf16_autocast_and_channels_last_match_fp32():
+    torch.manual_seed(0)
+    model = build(MSNET_CONFIG).eval()
+    inputs = torch.randn(2 * 8, 3, 64, 64)
+    with torch.no_grad():
+        reference = model.backbone(inputs)
+        channels_last = model.backbone(inputs.contiguous(memory_format=torch.channels_last))
+        with torch.autocast('cpu', dtype=torch.bfloat16):
+            mixed = model.backbone(inputs)
+    torch.testing.assert_close(channels_last, reference, rtol=1e-4, atol=1e-4)
+    assert mixed.dtype == torch.bfloat16 and torch.isfinite(mixed).all()
+    relative = (mixed.float() - reference).norm() / reference.norm()
+    assert relative < 0.05
+    motion = model.backbone.motion_modules[0]
+    features = torch.randn(16, 64, 16, 16)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        maps = motion.estimate(features.bfloat16())
+    assert maps.displacement.dtype == torch.float32 and torch.isfinite(maps.displacement).all()
+
+
+def test_every_tool_has_a_docstring():
+    for tool in glob.glob(osp.join(REPO, 'tools', '**', '*.py'), recursive=True):
+        with open(tool) as f:
+            assert f.read().lstrip().startswith('"""'), tool

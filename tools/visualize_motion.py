@@ -9,6 +9,8 @@ weights; the correlation of its features already follows textures from frame to 
 """
 import argparse
 
+import torch
+
 import msnet_mmaction  # noqa: F401
 from msnet_mmaction.apis import load_recognizer
 from msnet_mmaction.visualization import visualize_video
@@ -26,7 +28,9 @@ def main() -> None:
     parser.add_argument('--fps', type=float, default=4, help='pairs per second in motion.gif')
     parser.add_argument('--module', type=int, default=0, help='which MotionSqueeze module')
     parser.add_argument('--device', default='cpu')
+    parser.add_argument('--seed', type=int, default=0, help='seed of the initial weights')
     args = parser.parse_args()
+    torch.manual_seed(args.seed)
     try:
         model = load_recognizer(args.config, args.checkpoint, args.device)
         files = visualize_video(model, args.video, args.out_dir, args.size, args.interval,

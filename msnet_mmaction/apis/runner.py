@@ -68,8 +68,15 @@ def set_resume(cfg: Config, resume: Optional[str]) -> None:
 
 
 def build_runner(cfg: Config) -> Runner:
-    """Build an MMEngine runner, taking the gloo/CPU DDP path when CUDA is unavailable."""
+    """Build an MMEngine runner, taking the gloo/CPU DDP path when CUDA is unavailable.
+
+    Adds :class:`~msnet_mmaction.engine.RandomStateHook` (generator states in checkpoints) unless
+    the config already has it.
+    """
     init_cpu_distributed(cfg, cfg.launcher)
+    hooks = list(cfg.get('custom_hooks') or [])
+    if not any(h.get('type') == 'RandomStateHook' for h in hooks):
+        cfg.custom_hooks = hooks + [dict(type='RandomStateHook')]
     if 'runner_type' in cfg:
         from mmaction.registry import RUNNERS
         return RUNNERS.build(cfg)

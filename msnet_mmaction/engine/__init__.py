@@ -1,3 +1,4 @@
 from .cpu_amp import CPUAmpOptimWrapper
+from .random_state import RandomStateHook
 
-__all__ = ['CPUAmpOptimWrapper']
+__all__ = ['CPUAmpOptimWrapper', 'RandomStateHook']

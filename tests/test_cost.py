@@ -10,6 +10,7 @@ from mmengine.config import Config
 
 from msnet_mmaction.analysis import (correlation_matmul_gather, correlation_unfold,
                                      measure_complexity, motion_squeeze_flops)
+from msnet_mmaction.analysis.benchmark import in_fresh_process, peak_memory
 from msnet_mmaction.ops import local_correlation
 
 TSM_CONFIG = MSNET_CONFIG.replace('msnet_', 'tsm_')
@@ -65,10 +66,12 @@ def test_complexity_tool_prints_the_table():
 def test_benchmark_tool_prints_ratios():
     out = python('tools/analysis/benchmark.py', MSNET_CONFIG, TSM_CONFIG, '--shape', '32', '32',
                  '--batches', '1', '--train-batch', '1', '--repeats', '2', '--warmup', '0',
-                 '--precisions', 'fp32', '--correlation', '--pairs', '2', '--threads', '1').stdout
+                 '--precisions', 'fp32', 'amp', '--correlation', '--pairs', '2',
+                 '--threads', '1').stdout
     rows = [line for line in out.splitlines() if line.startswith('| ')]
-    measures = [r.split('|')[1].strip() for r in rows]
-    assert {'inference, batch 1', 'train step, batch 1'} <= set(measures)
+    cases = {(r.split('|')[1].strip(), r.split('|')[2].strip()) for r in rows}
+    for precision in ('fp32', 'bfloat16'):
+        assert {('inference, batch 1', precision), ('train step, batch 1', precision)} <= cases
     for row in rows:
         if row.split('|')[1].strip().startswith(('inference', 'train step')):
             ratio = float(row.split('|')[5].split()[0])
@@ -77,6 +80,19 @@ def test_benchmark_tool_prints_ratios():
     assert 'MiB' in memory
     formulations = {r.split('|')[2].strip() for r in rows if r.startswith('| 2 |')}
     assert formulations == {'ours', 'unfold', 'matmul-gather'}
+
+
+def _peak_of_allocating(elements: int) -> int:
+    return peak_memory(lambda: torch.ones(elements).add_(1).sum() if elements else None, 'cpu')
+
+
+def test_cpu_peak_memory_sees_a_known_allocation():
+    size = 16 * 2**20  # float32 elements: 64 MiB
+    measured = in_fresh_process(_peak_of_allocating, size)
+    assert 0.95 * 4 * size < measured < 1.3 * 4 * size
+    assert in_fresh_process(_peak_of_allocating, 0) < 0.05 * 4 * size
+    with pytest.raises(RuntimeError, match='negative dimension'):
+        in_fresh_process(_peak_of_allocating, -1)
 
 
 def test_amp_training_on_cpu(synthetic_root, tmp_path):

@@ -62,6 +62,28 @@ def test_soft_argmax_matches_direct_formula():
                 assert conf[n, 0, y, x] == pytest.approx(float(s.max()))
 
 
+def test_soft_argmax_gradients_match_plain_autograd():
+    torch.manual_seed(4)
+    d, p, sigma, temperature = 2, 5, 1.5, 7.0
+    corr = F.relu(torch.randn(2, p * p, 4, 3)).requires_grad_()
+    u_v, conf = kernel_soft_argmax(corr, d, sigma=sigma, temperature=temperature)
+    probe_uv, probe_conf = torch.randn_like(u_v), torch.randn_like(conf)
+    grad, = torch.autograd.grad((u_v * probe_uv).sum() + (conf * probe_conf).sum(), corr)
+
+    scores = corr.permute(0, 2, 3, 1)
+    peak = scores.argmax(-1, keepdim=True)
+    ii, jj = torch.meshgrid(torch.arange(p), torch.arange(p), indexing='ij')
+    ii, jj = ii.flatten(), jj.flatten()
+    window = torch.exp(-((ii - peak // p)**2 + (jj - peak % p)**2) / (2 * sigma**2))
+    weights = torch.softmax(temperature * scores * window, -1)
+    u = (weights * (jj - d)).sum(-1) / d
+    v = (weights * (ii - d)).sum(-1) / d
+    reference = torch.stack((u, v), 1)
+    expected, = torch.autograd.grad((reference * probe_uv).sum() +
+                                    (scores.amax(-1).unsqueeze(1) * probe_conf).sum(), corr)
+    torch.testing.assert_close(grad, expected, atol=1e-5, rtol=1e-4)
+
+
 def _official_parameter_counts():
     counts = {}
     with open(f'{REPO}/tests/data/official_msnet_r50_state_dict.txt') as f:

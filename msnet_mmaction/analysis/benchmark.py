@@ -1,5 +1,7 @@
 """Interleaved timing and peak-memory helpers for side-by-side benchmarks."""
-import resource
+import multiprocessing
+import os
+import re
 import time
 from contextlib import nullcontext
 from statistics import median
@@ -51,22 +53,33 @@ def ratio_stats(numerator: List[float], denominator: List[float]) -> Stats:
     return Stats.of([a / b for a, b in zip(numerator, denominator)])
 
 
+def _status_bytes(field: str) -> int:
+    with open('/proc/self/status') as f:
+        return int(re.search(rf'^{field}:\s+(\d+) kB', f.read(), re.M).group(1)) * 1024
+
+
 def current_rss() -> int:
     """Resident set size of this process, bytes (Linux)."""
-    with open('/proc/self/statm') as f:
-        return int(f.read().split()[1]) * resource.getpagesize()
+    return _status_bytes('VmRSS')
 
 
 def peak_rss() -> int:
-    """Peak resident set size of this process so far, bytes (Linux)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    """High-water mark of this process's resident set, bytes (Linux ``VmHWM``)."""
+    return _status_bytes('VmHWM')
+
+
+def reset_peak_rss() -> None:
+    """Lower ``VmHWM`` to the current RSS (Linux >= 4.0, ``/proc/self/clear_refs``)."""
+    with open('/proc/self/clear_refs', 'w') as f:
+        f.write('5')
 
 
 def peak_memory(fn: Callable[[], object], device: str) -> int:
     """Extra memory ``fn`` needs at its peak, bytes.
 
-    CUDA: ``max_memory_allocated`` over what was allocated before. CPU: growth of the process's
-    peak RSS, so call it once per fresh process, before anything else large has run.
+    CUDA: ``max_memory_allocated`` over what was allocated before. CPU: the rise of the resident
+    set's high-water mark, reset just before the call. Freed memory that the allocator keeps
+    resident is reused without counting, so call it in a fresh process for a fair figure.
     """
     if device.startswith('cuda'):
         synchronize(device)
@@ -75,9 +88,44 @@ def peak_memory(fn: Callable[[], object], device: str) -> int:
         fn()
         synchronize(device)
         return torch.cuda.max_memory_allocated() - before
-    before = max(current_rss(), 0)
+    before = current_rss()
+    reset_peak_rss()
     fn()
     return max(peak_rss() - before, 0)
+
+
+def in_fresh_process(target: Callable[..., object], *args) -> object:
+    """``target(*args)`` in a new spawned interpreter; returns its result (picklable).
+
+    For CPU memory figures: the child starts with nothing freed-but-resident, and glibc gets fixed
+    mmap/trim thresholds (128 KiB) so that freed tensors leave the resident set at once.
+    """
+    context = multiprocessing.get_context('spawn')
+    queue = context.Queue()
+    tuning = {'MALLOC_MMAP_THRESHOLD_': '131072', 'MALLOC_TRIM_THRESHOLD_': '131072'}
+    saved = {key: os.environ.get(key) for key in tuning}
+    os.environ.update(tuning)
+    try:
+        child = context.Process(target=_put_result, args=(queue, target, args))
+        child.start()
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key)
+            else:
+                os.environ[key] = value
+    result = queue.get()
+    child.join()
+    if isinstance(result, BaseException):
+        raise result
+    return result
+
+
+def _put_result(queue, target: Callable[..., object], args: tuple) -> None:
+    try:
+        queue.put(target(*args))
+    except Exception as error:  # handed to the parent, which raises it
+        queue.put(error)
 
 
 def autocast(device: str, dtype: torch.dtype = None):

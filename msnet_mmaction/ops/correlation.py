@@ -21,9 +21,11 @@ How it is computed (pure PyTorch, one image at a time so temporaries stay small)
   blocks of ``b``; the gradient for ``b`` is the same computation on blocks of ``a`` with the output
   gradient flipped in (i, j) and shifted by each offset.
 
-No (N, C, P*P, H, W) tensor is formed: per image the largest temporary is one (H, W, P * (W + 2r))
-product, and the output is the only batch-sized allocation. The output is a (N, P*P, H, W) view of a
-(N, H, W, P*P) tensor (channels-last memory), which keeps reductions over displacements contiguous.
+No (N, C, P*P, H, W) tensor is formed and the inputs are not copied as a batch: each image is put
+channels-last on its own, per image the largest temporary is one (H, W, P * (W + 2r)) product, and
+the output is the only batch-sized allocation of the forward pass (the backward adds the two
+gradients). The output is a (N, P*P, H, W) view of a (N, H, W, P*P) tensor (channels-last memory),
+which keeps reductions over displacements contiguous.
 """
 import torch
 from torch import Tensor
@@ -110,36 +112,38 @@ class _LocalCorrelation(torch.autograd.Function):
         n, _, h, w = a.shape
         geometry = _RowBlocks(h, w, max_displacement, dilation)
         p = geometry.patch
-        a_cl, b_cl = _channels_last(a), _channels_last(b)
         out = a.new_empty((n, h, w, p, p))
-        b_padded = geometry.padded_buffer(b_cl[0])
+        b_padded = geometry.padded_buffer(b[0].permute(1, 2, 0))
         for k in range(n):
-            geometry.correlate(a_cl[k], geometry.fill(b_padded, b_cl[k]), out[k])
-        ctx.save_for_backward(a_cl, b_cl)
+            geometry.correlate(a[k].permute(1, 2, 0).contiguous(),
+                               geometry.fill(b_padded, b[k].permute(1, 2, 0)), out[k])
+        ctx.save_for_backward(a, b)
         ctx.geometry = geometry
         return out.view(n, h, w, p * p).permute(0, 3, 1, 2)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_out: Tensor):
-        a_cl, b_cl = ctx.saved_tensors
+        a, b = ctx.saved_tensors
         geometry: _RowBlocks = ctx.geometry
-        n, h, w, c = a_cl.shape
+        n, c, h, w = a.shape
         p = geometry.patch
         grad = _channels_last(grad_out).view(n, h, w, p, p)
-        grad_a = a_cl.new_empty((n, h, w, c)) if ctx.needs_input_grad[0] else None
-        grad_b = a_cl.new_empty((n, h, w, c)) if ctx.needs_input_grad[1] else None
+        grad_a = a.new_empty((n, h, w, c)) if ctx.needs_input_grad[0] else None
+        grad_b = a.new_empty((n, h, w, c)) if ctx.needs_input_grad[1] else None
         rows = -(-h // geometry.dilation)
-        dense = a_cl.new_zeros((rows, w, p * geometry.padded_width))
-        features_padded = geometry.padded_buffer(a_cl[0])
+        dense = a.new_zeros((rows, w, p * geometry.padded_width))
+        features_padded = geometry.padded_buffer(a[0].permute(1, 2, 0))
         grad_padded = geometry.padded_buffer(grad[0])
         for k in range(n):
             if grad_a is not None:
-                geometry.transposed(grad[k], geometry.fill(features_padded, b_cl[k]), dense,
-                                    grad_a[k])
+                geometry.transposed(grad[k],
+                                    geometry.fill(features_padded, b[k].permute(1, 2, 0)),
+                                    dense, grad_a[k])
             if grad_b is not None:
                 geometry.transposed(geometry.shifted_flip(grad[k], grad_padded),
-                                    geometry.fill(features_padded, a_cl[k]), dense, grad_b[k])
+                                    geometry.fill(features_padded, a[k].permute(1, 2, 0)),
+                                    dense, grad_b[k])
         to_nchw = (lambda g: None if g is None else g.permute(0, 3, 1, 2))
         return to_nchw(grad_a), to_nchw(grad_b), None, None
 

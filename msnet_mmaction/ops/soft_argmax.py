@@ -3,6 +3,7 @@ from typing import Tuple
 
 import torch
 from torch import Tensor
+from torch.autograd.function import once_differentiable
 
 
 def displacement_grid(max_displacement: int, device=None) -> Tensor:
@@ -12,6 +13,33 @@ def displacement_grid(max_displacement: int, device=None) -> Tensor:
     steps = steps / max(max_displacement, 1)
     v, u = torch.meshgrid(steps, steps, indexing='ij')
     return torch.stack((u.reshape(-1), v.reshape(-1)), dim=1)
+
+
+class _WindowedSoftmax(torch.autograd.Function):
+    """``softmax(scores * outer(rows, cols))`` over the last dim, saving only its output.
+
+    ``scores`` is (..., P*P); ``rows`` and ``cols`` (..., P) are the separable window factors and
+    carry no gradient. Autograd would keep the (..., P*P) window for the backward pass; here it is
+    rebuilt from its factors, which saves one correlation-sized tensor per module in training.
+    """
+
+    @staticmethod
+    def forward(ctx, scores: Tensor, rows: Tensor, cols: Tensor) -> Tensor:
+        weights = torch.softmax(scores * _outer(rows, cols), dim=-1)
+        ctx.save_for_backward(weights, rows, cols)
+        return weights
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad: Tensor):
+        weights, rows, cols = ctx.saved_tensors
+        grad_logits = weights * (grad - (grad * weights).sum(-1, keepdim=True))
+        return grad_logits * _outer(rows, cols), None, None
+
+
+def _outer(rows: Tensor, cols: Tensor) -> Tensor:
+    """(..., P) x (..., P) -> (..., P*P), ``rows`` indexing the slower axis."""
+    return (rows[..., :, None] * cols[..., None, :]).flatten(-2)
 
 
 def kernel_soft_argmax(correlation: Tensor,
@@ -35,7 +63,7 @@ def kernel_soft_argmax(correlation: Tensor,
         tuple[Tensor, Tensor]: displacement (N, 2, H, W) with channels (u, v) in [-1, 1], and
         confidence (N, 1, H, W), the maximum correlation.
     """
-    n, k, h, w = correlation.shape
+    k = correlation.shape[1]
     patch = 2 * max_displacement + 1
     if k != patch * patch:
         raise ValueError(f'correlation has {k} channels, expected {patch * patch} for '
@@ -46,7 +74,6 @@ def kernel_soft_argmax(correlation: Tensor,
     gauss_i = torch.exp(-(steps - torch.div(index, patch, rounding_mode='floor')[..., None])**2 /
                         (2 * sigma**2))
     gauss_j = torch.exp(-(steps - (index % patch)[..., None])**2 / (2 * sigma**2))
-    window = (gauss_i[..., :, None] * gauss_j[..., None, :]).reshape(n, h, w, k)
-    weights = torch.softmax(temperature * scores * window, dim=-1)
+    weights = _WindowedSoftmax.apply(scores, temperature * gauss_i, gauss_j)
     displacement = weights @ displacement_grid(max_displacement, scores.device)  # (N, H, W, 2)
     return displacement.permute(0, 3, 1, 2), confidence.unsqueeze(1)

@@ -7,15 +7,16 @@
 
 Models: in one process, the two models are timed in alternating rounds (inference at each batch
 size, and a training step: forward, backward and SGD step). Peak memory is CUDA's max allocated or,
-on CPU, the growth of peak RSS during one training step in a fresh process per model. Mixed
-precision is bfloat16 autocast on CPU and float16 autocast with loss scaling on CUDA. The output
+on CPU, the rise of the resident set's high-water mark during a training step (after one warm-up
+step) in a fresh process per model. Mixed
+precision is bfloat16 autocast on CPU and float16 autocast with loss scaling on CUDA, through the
+optimizer wrappers that ``tools/train.py --amp`` uses. The output
 gives min/median/max per model and the per-round ratios A/B.
 
 Correlation: the project's op against an unfold (im2col) formulation and a full matrix product
 followed by a gather, at C=64, 28x28, d=7 (MSNet-R50's shapes, batch x (T-1) pairs).
 """
 import argparse
-import multiprocessing
 import os.path as osp
 from typing import Callable, Dict, List, Optional
 
@@ -23,8 +24,8 @@ import torch
 
 import msnet_mmaction  # noqa: F401
 from msnet_mmaction.analysis import correlation_matmul_gather, correlation_unfold
-from msnet_mmaction.analysis.benchmark import (Stats, autocast, interleaved_times, peak_memory,
-                                               ratio_stats)
+from msnet_mmaction.analysis.benchmark import (Stats, autocast, in_fresh_process,
+                                               interleaved_times, peak_memory, ratio_stats)
 from msnet_mmaction.ops import local_correlation
 
 
@@ -57,47 +58,48 @@ def inference_fn(model, data: dict, dtype: Optional[torch.dtype], device: str) -
     return run
 
 
-def train_fn(model, data: dict, dtype: Optional[torch.dtype], device: str) -> Callable:
+def optim_wrapper(model: torch.nn.Module, dtype: Optional[torch.dtype], device: str):
+    """SGD in the optimizer wrapper that ``tools/train.py`` (``--amp`` or not) would use."""
+    from mmengine.optim import AmpOptimWrapper, OptimWrapper
+
+    from msnet_mmaction.engine import CPUAmpOptimWrapper
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9)
-    scaler = torch.amp.GradScaler(device.split(':')[0], enabled=dtype == torch.float16)
+    if dtype is None:
+        return OptimWrapper(optimizer)
+    if device.startswith('cuda'):
+        return AmpOptimWrapper(optimizer=optimizer, dtype=dtype)
+    return CPUAmpOptimWrapper(optimizer=optimizer, dtype=dtype)
+
+
+def train_fn(model, data: dict, dtype: Optional[torch.dtype], device: str) -> Callable:
+    wrapper = optim_wrapper(model, dtype, device)
 
     def run():
-        with autocast(device, dtype):
+        with wrapper.optim_context(model):
             losses = model(**data, mode='loss')
-        loss = sum(v for k, v in losses.items() if 'loss' in k)
-        scaler.scale(loss).backward()
-        scaler.step(optimizer)
-        scaler.update()
-        optimizer.zero_grad(set_to_none=True)
+        wrapper.update_params(sum(v for k, v in losses.items() if 'loss' in k))
     return run
 
 
-def _memory_child(config, frames, shape, batch, precision, device, threads, queue) -> None:
+def _train_memory(config, frames, shape, batch, precision, device, threads) -> int:
     torch.set_num_threads(threads)
     model = build_model(config, frames, device).train()
     data = fake_batch(model, batch, frames, shape, device)
     dtype = amp_dtype(device) if precision == 'amp' else None
-    queue.put(peak_memory(train_fn(model, data, dtype, device), device))
+    step = train_fn(model, data, dtype, device)
+    step()
+    return peak_memory(step, device)
 
 
 def train_peak_memory(config: str, args: argparse.Namespace, precision: str) -> int:
+    """Peak extra memory of a training step after a first (warm-up) step."""
+    memory_args = (config, args.frames, tuple(args.shape), args.train_batch, precision,
+                   args.device, args.threads)
     if args.device.startswith('cuda'):
-        model = build_model(config, args.frames, args.device).train()
-        data = fake_batch(model, args.train_batch, args.frames, args.shape, args.device)
-        dtype = amp_dtype(args.device) if precision == 'amp' else None
-        result = peak_memory(train_fn(model, data, dtype, args.device), args.device)
-        del model, data
+        result = _train_memory(*memory_args)
         torch.cuda.empty_cache()
         return result
-    context = multiprocessing.get_context('spawn')
-    queue = context.Queue()
-    child = context.Process(target=_memory_child, args=(config, args.frames, tuple(args.shape),
-                                                        args.train_batch, precision, args.device,
-                                                        args.threads, queue))
-    child.start()
-    result = queue.get()
-    child.join()
-    return result
+    return in_fresh_process(_train_memory, *memory_args)
 
 
 def _fmt(stats: Stats, scale: float = 1e3, unit: str = 'ms') -> str:
@@ -162,23 +164,17 @@ def _correlation_call(name: str, pairs: int, device: str, backward: bool) -> Cal
     return run
 
 
-def _correlation_memory_child(name, pairs, device, backward, threads, queue) -> None:
+def _correlation_memory(name: str, pairs: int, device: str, backward: bool, threads: int) -> int:
     torch.set_num_threads(threads)
-    run = _correlation_call(name, pairs, device, backward)
-    queue.put(peak_memory(run, device))
+    _correlation_call(name, 1, device, backward)()
+    return peak_memory(_correlation_call(name, pairs, device, backward), device)
 
 
 def correlation_memory(name: str, pairs: int, args: argparse.Namespace, backward: bool) -> int:
+    """Peak extra memory of one call, after a one-pair warm-up call."""
     if args.device.startswith('cuda'):
-        return peak_memory(_correlation_call(name, pairs, args.device, backward), args.device)
-    context = multiprocessing.get_context('spawn')
-    queue = context.Queue()
-    child = context.Process(target=_correlation_memory_child,
-                            args=(name, pairs, args.device, backward, args.threads, queue))
-    child.start()
-    result = queue.get()
-    child.join()
-    return result
+        return _correlation_memory(name, pairs, args.device, backward, args.threads)
+    return in_fresh_process(_correlation_memory, name, pairs, args.device, backward, args.threads)
 
 
 def benchmark_correlation(args: argparse.Namespace) -> None:

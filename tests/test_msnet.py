@@ -150,8 +150,10 @@ def test_training_reduces_loss_on_a_fixed_batch():
     torch.manual_seed(0)
     model = MODELS.build(tsm_cfg(num_classes=3))
     model.init_weights()
+    # At lr 0.05 this from-scratch model oscillates (losses up to 8 for some seeds, and whether
+    # step 8 lands low depends on rounding); at 0.02 it descends for every seed tried.
     wrapper = OPTIM_WRAPPERS.build(dict(type='OptimWrapper', optimizer=torch.optim.SGD(
-        model.parameters(), lr=0.05, momentum=0.9)))
+        model.parameters(), lr=0.02, momentum=0.9)))
     batch = fake_batch(3, 1, 4, labels=[0, 1, 2])
     losses = [float(model.train_step(batch, wrapper)['loss_cls']) for _ in range(8)]
     assert losses[-1] < 0.5 * losses[0]

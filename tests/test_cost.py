@@ -1,5 +1,6 @@
 """Complexity counting, the benchmark tool's mechanics, mixed precision and channels-last."""
 import glob
+import os
 import os.path as osp
 
 import pytest
@@ -93,6 +94,8 @@ def test_cpu_peak_memory_sees_a_known_allocation():
     assert in_fresh_process(_peak_of_allocating, 0) < 0.05 * 4 * size
     with pytest.raises(RuntimeError, match='negative dimension'):
         in_fresh_process(_peak_of_allocating, -1)
+    with pytest.raises(RuntimeError, match='died'):
+        in_fresh_process(os._exit, 3)
 
 
 def test_amp_training_on_cpu(synthetic_root, tmp_path):

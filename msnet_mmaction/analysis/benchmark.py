@@ -1,6 +1,7 @@
 """Interleaved timing and peak-memory helpers for side-by-side benchmarks."""
 import multiprocessing
 import os
+import queue as queue_module
 import re
 import time
 from contextlib import nullcontext
@@ -114,7 +115,13 @@ def in_fresh_process(target: Callable[..., object], *args) -> object:
                 os.environ.pop(key)
             else:
                 os.environ[key] = value
-    result = queue.get()
+    while True:
+        try:
+            result = queue.get(timeout=1)
+            break
+        except queue_module.Empty:
+            if not child.is_alive():
+                raise RuntimeError(f'benchmark child process died (exit code {child.exitcode})')
     child.join()
     if isinstance(result, BaseException):
         raise result

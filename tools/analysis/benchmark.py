@@ -8,10 +8,9 @@
 Models: in one process, the two models are timed in alternating rounds (inference at each batch
 size, and a training step: forward, backward and SGD step). Peak memory is CUDA's max allocated or,
 on CPU, the rise of the resident set's high-water mark during a training step (after one warm-up
-step) in a fresh process per model. Mixed
-precision is bfloat16 autocast on CPU and float16 autocast with loss scaling on CUDA, through the
-optimizer wrappers that ``tools/train.py --amp`` uses. The output
-gives min/median/max per model and the per-round ratios A/B.
+step) in a fresh process per model. Mixed precision is bfloat16 autocast on CPU and float16
+autocast with loss scaling on CUDA, through the optimizer wrappers that ``tools/train.py --amp``
+uses. The output gives min/median/max per model and the per-round ratios A/B.
 
 Correlation: the project's op against an unfold (im2col) formulation and a full matrix product
 followed by a gather, at C=64, 28x28, d=7 (MSNet-R50's shapes, batch x (T-1) pairs).

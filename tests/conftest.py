@@ -21,9 +21,15 @@ def run(args: List[str], env: Optional[Dict[str, str]] = None, timeout: int = 60
     result = subprocess.run(args, cwd=REPO, env=full_env, capture_output=True, text=True,
                             timeout=timeout)
     if check and result.returncode != 0:
-        raise AssertionError(f'{args} exited {result.returncode}\n{result.stdout[-4000:]}\n'
-                             f'{result.stderr[-4000:]}')
+        raise AssertionError(f'{args} exited {result.returncode}\n{failure_excerpt(result.stderr)}\n'
+                             f'--- end of stdout ---\n{result.stdout[-1500:]}')
     return result
+
+
+def failure_excerpt(text: str, limit: int = 4000) -> str:
+    """The output from its first traceback (the root cause) on, else its last ``limit`` characters."""
+    start = text.find('Traceback (most recent call last)')
+    return text[start:][:limit] if start >= 0 else text[-limit:]
 
 
 def python(*args: str, **kwargs) -> subprocess.CompletedProcess:

@@ -71,9 +71,14 @@ def build_runner(cfg: Config) -> Runner:
     """Build an MMEngine runner, taking the gloo/CPU DDP path when CUDA is unavailable.
 
     Adds :class:`~msnet_mmaction.engine.RandomStateHook` (generator states in checkpoints) unless
-    the config already has it.
+    the config already has it, and saves checkpoints with
+    :class:`~msnet_mmaction.engine.AtomicCheckpointHook` where the config names the stock
+    ``CheckpointHook``, so that a job killed while saving can still be resumed.
     """
     init_cpu_distributed(cfg, cfg.launcher)
+    checkpoint = cfg.get('default_hooks', {}).get('checkpoint')
+    if checkpoint is not None and checkpoint.get('type') == 'CheckpointHook':
+        checkpoint.type = 'AtomicCheckpointHook'
     hooks = list(cfg.get('custom_hooks') or [])
     if not any(h.get('type') == 'RandomStateHook' for h in hooks):
         cfg.custom_hooks = hooks + [dict(type='RandomStateHook')]

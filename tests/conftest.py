@@ -21,13 +21,14 @@ def run(args: List[str], env: Optional[Dict[str, str]] = None, timeout: int = 60
     result = subprocess.run(args, cwd=REPO, env=full_env, capture_output=True, text=True,
                             timeout=timeout)
     if check and result.returncode != 0:
-        raise AssertionError(f'{args} exited {result.returncode}\n{failure_excerpt(result.stderr)}\n'
+        raise AssertionError(f'{args} exited {result.returncode}\n'
+                             f'{failure_excerpt(result.stderr)}\n'
                              f'--- end of stdout ---\n{result.stdout[-1500:]}')
     return result
 
 
 def failure_excerpt(text: str, limit: int = 4000) -> str:
-    """The output from its first traceback (the root cause) on, else its last ``limit`` characters."""
+    """From the first traceback (the root cause) on, else the last ``limit`` characters."""
     start = text.find('Traceback (most recent call last)')
     return text[start:][:limit] if start >= 0 else text[-limit:]
 

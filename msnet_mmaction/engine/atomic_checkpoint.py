@@ -9,22 +9,27 @@ from mmengine.hooks import CheckpointHook
 from mmengine.registry import HOOKS
 
 
-def write_atomically(path: str, text: str) -> None:
-    """Replace ``path`` by a file holding ``text``; readers see the old or the new file, whole."""
-    partial = osp.join(osp.dirname(path), f'.{osp.basename(path)}.partial')
-    with open(partial, 'w') as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(partial, path)
+def _partial(name: str) -> str:
+    """The hidden name a file is written under before it is renamed to ``name``."""
+    return f'.{name}.partial'
 
 
-def _sync_file(path: str) -> None:
-    descriptor = os.open(path, os.O_RDONLY)
+def _sync_and_replace(partial: str, path: str) -> None:
+    """Flush ``partial`` to disk, then rename it to ``path`` (atomic on one POSIX filesystem)."""
+    descriptor = os.open(partial, os.O_RDONLY)
     try:
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
+    os.replace(partial, path)
+
+
+def _write_atomically(path: str, text: str) -> None:
+    """Replace ``path`` by a file holding ``text``; readers see the old or the new file, whole."""
+    partial = osp.join(osp.dirname(path), _partial(osp.basename(path)))
+    with open(partial, 'w') as f:
+        f.write(text)
+    _sync_and_replace(partial, path)
 
 
 @HOOKS.register_module()
@@ -32,12 +37,12 @@ class AtomicCheckpointHook(CheckpointHook):
     """MMEngine's ``CheckpointHook`` with a crash-safe order of operations on local disks.
 
     The stock hook deletes the oldest kept checkpoint *before* writing the new one, and points
-    ``last_checkpoint`` at the new file only afterwards. With ``max_keep_ckpts=1`` a job killed while
-    saving therefore leaves ``last_checkpoint`` naming a deleted file, and ``--resume`` fails. This
-    hook writes the checkpoint under a hidden ``.NAME.partial`` name, syncs it and renames it into
-    place, then replaces ``last_checkpoint`` atomically, and only then deletes checkpoints beyond
-    ``max_keep_ckpts``. Every argument and every other behaviour (best checkpoints, intervals,
-    resumed bookkeeping, remote backends) is ``CheckpointHook``'s.
+    ``last_checkpoint`` at the new file only afterwards. With ``max_keep_ckpts=1`` a job killed
+    while saving therefore leaves ``last_checkpoint`` naming a deleted file, and ``--resume``
+    fails. This hook writes the checkpoint under a hidden ``.NAME.partial`` name, syncs it and
+    renames it into place, then replaces ``last_checkpoint`` atomically, and only then deletes
+    checkpoints beyond ``max_keep_ckpts``. Every argument and every other behaviour (best
+    checkpoints, intervals, resumed bookkeeping, remote backends) is ``CheckpointHook``'s.
     """
 
     def _save_checkpoint_with_step(self, runner, step: int, meta: dict) -> None:
@@ -48,17 +53,14 @@ class AtomicCheckpointHook(CheckpointHook):
         filename = self.filename_tmpl.format(step)
         self.last_ckpt = osp.join(self.out_dir, filename)
         runner.message_hub.update_info('last_ckpt', self.last_ckpt)
-        partial = f'.{filename}.partial'
-        runner.save_checkpoint(self.out_dir, partial, self.file_client_args,
+        runner.save_checkpoint(self.out_dir, _partial(filename), self.file_client_args,
                                save_optimizer=self.save_optimizer,
                                save_param_scheduler=self.save_param_scheduler, meta=meta,
                                by_epoch=self.by_epoch, backend_args=self.backend_args, **self.args)
         if not is_main_process():
             return
-        partial = osp.join(self.out_dir, partial)
-        _sync_file(partial)
-        os.replace(partial, self.last_ckpt)
-        write_atomically(osp.join(runner.work_dir, 'last_checkpoint'), self.last_ckpt)
+        _sync_and_replace(osp.join(self.out_dir, _partial(filename)), self.last_ckpt)
+        _write_atomically(osp.join(runner.work_dir, 'last_checkpoint'), self.last_ckpt)
         for old in expired:
             path = osp.join(self.out_dir, self.filename_tmpl.format(old))
             if osp.isfile(path):

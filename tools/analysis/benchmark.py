@@ -90,15 +90,20 @@ def _train_memory(config, frames, shape, batch, precision, device, threads) -> i
     return peak_memory(step, device)
 
 
+def isolated(device: str, measure: Callable[..., int], *args) -> int:
+    """``measure(*args)`` where other work cannot distort it: in this process on CUDA (then its
+    cached blocks are released), in a fresh process on CPU."""
+    if not device.startswith('cuda'):
+        return in_fresh_process(measure, *args)
+    result = measure(*args)
+    torch.cuda.empty_cache()
+    return result
+
+
 def train_peak_memory(config: str, args: argparse.Namespace, precision: str) -> int:
     """Peak extra memory of a training step after a first (warm-up) step."""
-    memory_args = (config, args.frames, tuple(args.shape), args.train_batch, precision,
-                   args.device, args.threads)
-    if args.device.startswith('cuda'):
-        result = _train_memory(*memory_args)
-        torch.cuda.empty_cache()
-        return result
-    return in_fresh_process(_train_memory, *memory_args)
+    return isolated(args.device, _train_memory, config, args.frames, tuple(args.shape),
+                    args.train_batch, precision, args.device, args.threads)
 
 
 def _fmt(stats: Stats, scale: float = 1e3, unit: str = 'ms') -> str:
@@ -171,9 +176,8 @@ def _correlation_memory(name: str, pairs: int, device: str, backward: bool, thre
 
 def correlation_memory(name: str, pairs: int, args: argparse.Namespace, backward: bool) -> int:
     """Peak extra memory of one call, after a one-pair warm-up call."""
-    if args.device.startswith('cuda'):
-        return _correlation_memory(name, pairs, args.device, backward, args.threads)
-    return in_fresh_process(_correlation_memory, name, pairs, args.device, backward, args.threads)
+    return isolated(args.device, _correlation_memory, name, pairs, args.device, backward,
+                    args.threads)
 
 
 def benchmark_correlation(args: argparse.Namespace) -> None:

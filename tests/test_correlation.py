@@ -20,29 +20,38 @@ def reference_correlation(a, b, d, s):
     return out
 
 
+# 'auto' runs the compiled CPU kernel wherever dilation is 1 (tests/test_correlation_cpu.py checks
+# that it is the one running); 'pytorch' is the pure-PyTorch path that CUDA uses.
+IMPLEMENTATIONS = ['auto', 'pytorch']
+
+
+@pytest.mark.parametrize('implementation', IMPLEMENTATIONS)
 @pytest.mark.parametrize('shape, d, s', [((2, 5, 9, 11), 3, 1), ((1, 4, 7, 6), 2, 2),
                                          ((2, 3, 3, 4), 7, 1), ((1, 2, 5, 8), 1, 3),
-                                         ((1, 3, 6, 5), 0, 1)])
-def test_matches_explicit_loop(shape, d, s):
+                                         ((1, 3, 6, 5), 0, 1), ((1, 19, 4, 21), 9, 1)])
+def test_matches_explicit_loop(shape, d, s, implementation):
     torch.manual_seed(0)
     a, b = torch.randn(shape, dtype=torch.float64), torch.randn(shape, dtype=torch.float64)
-    out = local_correlation(a, b, d, s)
+    out = local_correlation(a, b, d, s, implementation=implementation)
     assert out.shape == (shape[0], (2 * d + 1)**2, shape[2], shape[3])
     torch.testing.assert_close(out, reference_correlation(a, b, d, s))
 
 
+@pytest.mark.parametrize('implementation', IMPLEMENTATIONS)
 @pytest.mark.parametrize('d, s', [(2, 1), (1, 2)])
-def test_gradcheck(d, s):
+def test_gradcheck(d, s, implementation):
     torch.manual_seed(1)
     a = torch.randn(2, 3, 5, 6, dtype=torch.float64, requires_grad=True)
     b = torch.randn(2, 3, 5, 6, dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(lambda x, y: local_correlation(x, y, d, s), (a, b))
+    assert torch.autograd.gradcheck(
+        lambda x, y: local_correlation(x, y, d, s, implementation=implementation), (a, b))
 
 
-def test_gradient_of_one_input_only():
+@pytest.mark.parametrize('implementation', IMPLEMENTATIONS)
+def test_gradient_of_one_input_only(implementation):
     a = torch.randn(1, 3, 6, 6, dtype=torch.float64, requires_grad=True)
     b = torch.randn(1, 3, 6, 6, dtype=torch.float64)
-    local_correlation(a, b, 2).sum().backward()
+    local_correlation(a, b, 2, implementation=implementation).sum().backward()
     reference = a.detach().clone().requires_grad_()
     reference_correlation(reference, b, 2, 1).sum().backward()
     torch.testing.assert_close(a.grad, reference.grad)
@@ -71,3 +80,5 @@ def test_rejects_bad_inputs():
         local_correlation(torch.randn(1, 2, 3, 3), torch.randn(1, 2, 3, 4))
     with pytest.raises(ValueError, match='dilation'):
         local_correlation(torch.randn(1, 2, 3, 3), torch.randn(1, 2, 3, 3), 2, 0)
+    with pytest.raises(ValueError, match='implementation'):
+        local_correlation(torch.randn(1, 2, 3, 3), torch.randn(1, 2, 3, 3), implementation='cuda')

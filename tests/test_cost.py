@@ -80,7 +80,7 @@ def test_benchmark_tool_prints_ratios():
     memory = next(r for r in rows if 'peak memory' in r)
     assert 'MiB' in memory
     formulations = {r.split('|')[2].strip() for r in rows if r.startswith('| 2 |')}
-    assert formulations == {'ours', 'unfold', 'matmul-gather'}
+    assert formulations == {'ours', 'ours-pytorch', 'unfold', 'matmul-gather'}
 
 
 def _peak_of_allocating(elements: int) -> int:

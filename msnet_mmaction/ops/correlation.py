@@ -7,7 +7,10 @@ For a maximum displacement ``d`` and dilation ``s``, with ``P = 2 * d + 1``::
 and zero where the second position falls outside the map; ``i`` indexes the vertical offset and ``j``
 the horizontal one.
 
-How it is computed (pure PyTorch, one image at a time so temporaries stay small):
+CPU float32/float64 tensors with dilation 1 go to the compiled kernel of
+:mod:`~msnet_mmaction.ops.correlation_cpu`. Everything else (CUDA, other dilations, tracing and
+``torch.compile``, a machine without a C++ compiler) runs the pure-PyTorch path below, one image at
+a time so temporaries stay small:
 
 * Features are put channels-last and ``b`` is zero-padded by ``r = d * s`` on every side, giving
   ``bp`` of shape (H + 2r, W + 2r, C). Rows ``y, y + s, ..., y + (P - 1) s`` of ``bp`` are one
@@ -31,10 +34,7 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-
-def _channels_last(x: Tensor) -> Tensor:
-    """(N, C, H, W) -> contiguous (N, H, W, C); free for channels_last tensors."""
-    return x.permute(0, 2, 3, 1).contiguous()
+from .correlation_cpu import CompiledCorrelation, cpu_kernel, to_channels_last
 
 
 class _RowBlocks:
@@ -128,7 +128,7 @@ class _LocalCorrelation(torch.autograd.Function):
         geometry: _RowBlocks = ctx.geometry
         n, c, h, w = a.shape
         p = geometry.patch
-        grad = _channels_last(grad_out).view(n, h, w, p, p)
+        grad = to_channels_last(grad_out).view(n, h, w, p, p)
         grad_a = a.new_empty((n, h, w, c)) if ctx.needs_input_grad[0] else None
         grad_b = a.new_empty((n, h, w, c)) if ctx.needs_input_grad[1] else None
         rows = -(-h // geometry.dilation)
@@ -151,7 +151,9 @@ class _LocalCorrelation(torch.autograd.Function):
 def local_correlation(a: Tensor,
                       b: Tensor,
                       max_displacement: int = 7,
-                      dilation: int = 1) -> Tensor:
+                      dilation: int = 1,
+                      *,
+                      implementation: str = 'auto') -> Tensor:
     """Correlate every position of ``a`` with a (2d+1) x (2d+1) neighbourhood of ``b``.
 
     Args:
@@ -159,6 +161,11 @@ def local_correlation(a: Tensor,
         b (Tensor): Features of the second frames, shape (N, C, H, W).
         max_displacement (int): ``d``, the largest offset in grid steps. Defaults to 7.
         dilation (int): Pixels between neighbouring grid steps. Defaults to 1.
+        implementation (str): ``'auto'`` runs the compiled CPU kernel
+            (:mod:`~msnet_mmaction.ops.correlation_cpu`) for float32/float64 CPU tensors with
+            dilation 1 outside tracing and compilation, and the pure-PyTorch path otherwise;
+            ``'pytorch'`` always runs the pure-PyTorch path. Both give the same values up to
+            floating-point rounding. Defaults to ``'auto'``.
 
     Returns:
         Tensor: Shape (N, (2d+1)**2, H, W), displacement index ``k = i * (2d+1) + j``, stored
@@ -173,9 +180,23 @@ def local_correlation(a: Tensor,
     if max_displacement < 0 or dilation < 1:
         raise ValueError('max_displacement must be >= 0 and dilation >= 1, got '
                          f'{max_displacement} and {dilation}')
+    if implementation not in ('auto', 'pytorch'):
+        raise ValueError(f"implementation must be 'auto' or 'pytorch', got {implementation!r}")
     if a.device.type == 'cpu' and a.dtype in (torch.float16, torch.bfloat16):
         # CPU matrix products in half precision are slow and accumulate coarsely; the op runs in
         # float32 there and returns the input dtype.
-        out = _LocalCorrelation.apply(a.float(), b.float(), max_displacement, dilation)
+        out = local_correlation(a.float(), b.float(), max_displacement, dilation,
+                                implementation=implementation)
         return out.to(a.dtype)
+    kernel = _compiled_kernel(a, dilation) if implementation == 'auto' else None
+    if kernel is not None:
+        return CompiledCorrelation.apply(a, b, max_displacement, kernel)
     return _LocalCorrelation.apply(a, b, max_displacement, dilation)
+
+
+def _compiled_kernel(a: Tensor, dilation: int):
+    """The compiled CPU kernel where it applies to ``a``, else None."""
+    if (a.device.type != 'cpu' or a.dtype not in (torch.float32, torch.float64) or dilation != 1
+            or torch.compiler.is_compiling() or torch.jit.is_tracing()):
+        return None
+    return cpu_kernel()

@@ -12,11 +12,14 @@ step) in a fresh process per model. Mixed precision is bfloat16 autocast on CPU 
 autocast with loss scaling on CUDA, through the optimizer wrappers that ``tools/train.py --amp``
 uses. The output gives min/median/max per model and the per-round ratios A/B.
 
-Correlation: the project's op against an unfold (im2col) formulation and a full matrix product
-followed by a gather, at C=64, 28x28, d=7 (MSNet-R50's shapes, batch x (T-1) pairs).
+Correlation: the project's op (``ours``: the compiled CPU kernel on CPU, else the PyTorch path;
+``ours-pytorch``: the PyTorch path, which CUDA and machines without a compiler run) against an
+unfold (im2col) formulation and a full matrix product followed by a gather, at C=64, 28x28, d=7
+(MSNet-R50's shapes, batch x (T-1) pairs).
 """
 import argparse
 import os.path as osp
+from functools import partial
 from typing import Callable, Dict, List, Optional
 
 import torch
@@ -148,8 +151,9 @@ def benchmark_models(args: argparse.Namespace) -> None:
               f'{memory[1] / 2**20:.0f} MiB | {memory[0] / max(memory[1], 1):.3f} |', flush=True)
 
 
-CORRELATIONS = {'ours': local_correlation, 'unfold': correlation_unfold,
-                'matmul-gather': correlation_matmul_gather}
+CORRELATIONS = {'ours': local_correlation,
+                'ours-pytorch': partial(local_correlation, implementation='pytorch'),
+                'unfold': correlation_unfold, 'matmul-gather': correlation_matmul_gather}
 
 
 def _correlation_call(name: str, pairs: int, device: str, backward: bool) -> Callable:

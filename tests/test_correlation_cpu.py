@@ -1,0 +1,176 @@
+"""The compiled CPU correlation kernel: that it is built and used, agrees with the PyTorch path,
+is deterministic, is cached per source and machine, and falls back when it cannot be built."""
+import os
+import platform
+import shutil
+import stat
+import sys
+import zipfile
+
+import pytest
+import torch
+from conftest import REPO, run
+
+from msnet_mmaction.models import MotionSqueeze
+from msnet_mmaction.ops import correlation_cpu, local_correlation
+
+
+def backward_name(out: torch.Tensor) -> str:
+    """Name of the autograd node that produced ``out``."""
+    return type(out.grad_fn).__name__
+
+
+def values_and_grads(a, b, d=7, implementation='auto', seed=0):
+    a, b = a.detach().requires_grad_(), b.detach().requires_grad_()
+    out = local_correlation(a, b, d, implementation=implementation)
+    weights = torch.randn(out.shape, generator=torch.Generator().manual_seed(seed), dtype=out.dtype)
+    grads = torch.autograd.grad((out * weights).sum(), (a, b))
+    return out.detach(), *grads
+
+
+def test_kernel_builds_on_this_machine_and_runs_for_cpu_float_inputs():
+    kernel = correlation_cpu.cpu_kernel()
+    assert kernel is not None, 'no compiled correlation here; CI needs a C++ compiler'
+    assert kernel.path.is_file()
+    a = torch.randn(2, 8, 6, 7, requires_grad=True)
+    assert backward_name(local_correlation(a, a, 2)) == 'CompiledCorrelationBackward'
+    assert backward_name(local_correlation(a, a, 2, 2)) == '_LocalCorrelationBackward'
+    assert backward_name(local_correlation(a, a, 2, implementation='pytorch')) == \
+        '_LocalCorrelationBackward'
+    with torch.no_grad():
+        traced = torch.jit.trace(lambda x: local_correlation(x, x, 2), a.detach())
+    # Tracing (the complexity tool counts the op by this node) takes the PyTorch path.
+    assert '_LocalCorrelation' in str(traced.graph)
+    assert 'CompiledCorrelation' not in str(traced.graph)
+
+
+@pytest.mark.parametrize('layout', ['contiguous', 'channels_last', 'strided'])
+def test_matches_pytorch_path_at_msnet_r50_shapes(layout):
+    torch.manual_seed(0)
+    a, b = torch.randn(2, 64, 28, 28), torch.randn(2, 64, 28, 28)
+    if layout == 'channels_last':
+        a, b = (x.contiguous(memory_format=torch.channels_last) for x in (a, b))
+    elif layout == 'strided':  # every other image of a channels-last batch, like a clip's pairs
+        a, b = (torch.cat((x, x)).contiguous(memory_format=torch.channels_last)[::2] for x in (a, b))
+        assert not a.is_contiguous() and not a.is_contiguous(memory_format=torch.channels_last)
+    compiled = values_and_grads(a, b)
+    plain = values_and_grads(a, b, implementation='pytorch')
+    for ours, reference in zip(compiled, plain):
+        torch.testing.assert_close(ours, reference, rtol=1e-5, atol=1e-4)
+    assert compiled[0].is_contiguous(memory_format=torch.channels_last)
+
+
+def test_float64_agrees_to_rounding_and_channels_need_not_fill_a_vector():
+    torch.manual_seed(1)
+    a, b = torch.randn(3, 70, 9, 13, dtype=torch.float64), torch.randn(3, 70, 9, 13, dtype=torch.float64)
+    for ours, reference in zip(values_and_grads(a, b, 4),
+                               values_and_grads(a, b, 4, implementation='pytorch')):
+        torch.testing.assert_close(ours, reference, rtol=1e-12, atol=1e-12)
+
+
+def test_results_do_not_depend_on_the_number_of_threads():
+    torch.manual_seed(2)
+    a, b = torch.randn(5, 16, 12, 12), torch.randn(5, 16, 12, 12)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        single = values_and_grads(a, b, 3)
+        torch.set_num_threads(3)
+        several = values_and_grads(a, b, 3)
+    finally:
+        torch.set_num_threads(threads)
+    for one, many in zip(single, several):
+        assert torch.equal(one, many)
+
+
+def test_motion_squeeze_gives_the_same_maps_and_gradients_with_either_path():
+    torch.manual_seed(3)
+    module = MotionSqueeze(in_channels=32, num_segments=4, reduced_channels=16).eval()
+    x = torch.randn(8, 32, 14, 14)
+    results = []
+    for implementation in ('auto', 'pytorch'):
+        os.environ[correlation_cpu.ENABLE_ENV] = '1' if implementation == 'auto' else '0'
+        try:
+            inputs = x.clone().requires_grad_()
+            out, maps = module(inputs, return_maps=True)
+            out.square().sum().backward()
+            results.append((out.detach(), maps.displacement, maps.confidence, inputs.grad))
+        finally:
+            del os.environ[correlation_cpu.ENABLE_ENV]
+    for ours, reference in zip(*results):
+        torch.testing.assert_close(ours, reference, rtol=1e-4, atol=1e-4)
+
+
+def test_switched_off_by_the_environment(monkeypatch):
+    monkeypatch.setenv(correlation_cpu.ENABLE_ENV, '0')
+    assert correlation_cpu.cpu_kernel() is None
+    a = torch.randn(1, 4, 5, 5, requires_grad=True)
+    assert backward_name(local_correlation(a, a, 1)) == '_LocalCorrelationBackward'
+
+
+def test_one_build_per_source_and_machine(tmp_path, monkeypatch):
+    compiler = correlation_cpu._compiler()
+    first = correlation_cpu.build(compiler, tmp_path)
+    built_at = first.stat().st_mtime_ns
+    assert correlation_cpu.build(compiler, tmp_path) == first
+    assert first.stat().st_mtime_ns == built_at, 'an identical build was compiled again'
+    changed = tmp_path / 'changed.cpp'
+    changed.write_text(correlation_cpu.SOURCE.read_text() + '\n// changed\n')
+    monkeypatch.setattr(correlation_cpu, 'SOURCE', changed)
+    second = correlation_cpu.build(compiler, tmp_path)
+    assert second != first and second.is_file()
+    monkeypatch.setattr(correlation_cpu, '_cpu_signature', lambda: 'flags : another cpu')
+    assert correlation_cpu.build(compiler, tmp_path) not in (first, second)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith('.')) == []
+
+
+def test_a_failed_build_warns_and_falls_back_to_pytorch(tmp_path, monkeypatch):
+    failing = tmp_path / 'broken-c++'
+    failing.write_text('#!/bin/sh\n[ "$1" = --version ] && exit 0\necho "boom: no such header" >&2\n'
+                       'exit 1\n')
+    failing.chmod(failing.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv('CXX', str(failing))
+    monkeypatch.setenv(correlation_cpu.CACHE_ENV, str(tmp_path / 'cache'))
+    a = torch.randn(1, 4, 6, 6, dtype=torch.float64, requires_grad=True)
+    with pytest.warns(UserWarning, match='(?s)unavailable.*boom: no such header'):
+        out = local_correlation(a, a, 2)
+    assert backward_name(out) == '_LocalCorrelationBackward'
+    torch.testing.assert_close(out, local_correlation(a, a, 2, implementation='pytorch'))
+    assert [p.name for p in (tmp_path / 'cache').iterdir()] == []
+
+
+def test_the_wheel_ships_the_kernel_source(tmp_path):
+    """A regular (non-editable) install must carry csrc/, or every user silently gets the fallback."""
+    source = tmp_path / 'src'
+    source.mkdir()
+    for name in ('setup.cfg', 'pyproject.toml', 'README.md', 'LICENSE'):
+        shutil.copy(os.path.join(REPO, name), source / name)
+    shutil.copytree(os.path.join(REPO, 'msnet_mmaction'), source / 'msnet_mmaction',
+                    ignore=shutil.ignore_patterns('__pycache__'))
+    run([sys.executable, '-m', 'pip', 'wheel', '--no-deps', '--no-build-isolation', '-q',
+         '-w', str(tmp_path / 'dist'), str(source)])
+    wheel, = (tmp_path / 'dist').glob('msnet_mmaction-*.whl')
+    with zipfile.ZipFile(wheel) as archive:
+        shipped = archive.read('msnet_mmaction/ops/csrc/correlation_cpu.cpp')
+    assert shipped == correlation_cpu.SOURCE.read_bytes()
+
+
+@pytest.mark.skipif(platform.machine() != 'x86_64', reason='x86-64 instruction-set levels')
+def test_the_build_without_avx512_agrees(tmp_path, monkeypatch):
+    """Machines without AVX-512 compile the portable store path; it must give the same results."""
+    flags = tuple('-march=x86-64-v3' if f == '-march=native' else f for f in correlation_cpu.FLAGS)
+    monkeypatch.setattr(correlation_cpu, 'FLAGS', flags)
+    kernel = correlation_cpu.CorrelationKernel(
+        correlation_cpu.build(correlation_cpu._compiler(), tmp_path))
+    torch.manual_seed(4)
+    for dtype in (torch.float32, torch.float64):
+        a, b = torch.randn(2, 20, 7, 9, dtype=dtype), torch.randn(2, 20, 7, 9, dtype=dtype)
+        expected = values_and_grads(a, b, 3, implementation='pytorch')
+        out = a.new_empty(2, 7, 9, 49)
+        kernel.forward(a, b, out, 3)
+        weights = torch.randn((2, 49, 7, 9), generator=torch.Generator().manual_seed(0), dtype=dtype)
+        grad_a, grad_b = torch.empty(2, 7, 9, 20, dtype=dtype), torch.empty(2, 7, 9, 20, dtype=dtype)
+        kernel.backward(a, b, weights.permute(0, 2, 3, 1).contiguous(), grad_a, grad_b, 3)
+        got = (out.permute(0, 3, 1, 2), grad_a.permute(0, 3, 1, 2), grad_b.permute(0, 3, 1, 2))
+        for ours, reference in zip(got, expected):
+            torch.testing.assert_close(ours, reference, rtol=1e-5, atol=1e-4)

@@ -58,17 +58,14 @@ inline Vec<T> load(const T* p) {
 }
 
 // Store the first `lanes` elements of v.
-inline void store(float* p, const Vec<float>& v, int64_t lanes) {
+template <typename T>
+inline void store(T* p, const Vec<T>& v, int64_t lanes) {
 #ifdef __AVX512F__
-  _mm512_mask_storeu_ps(p, static_cast<__mmask16>((1u << lanes) - 1u), reinterpret_cast<const __m512&>(v));
-#else
-  for (int64_t l = 0; l < lanes; ++l) p[l] = v[l];
-#endif
-}
-
-inline void store(double* p, const Vec<double>& v, int64_t lanes) {
-#ifdef __AVX512F__
-  _mm512_mask_storeu_pd(p, static_cast<__mmask8>((1u << lanes) - 1u), reinterpret_cast<const __m512d&>(v));
+  const unsigned mask = (1u << lanes) - 1u;
+  if constexpr (sizeof(T) == 4)
+    _mm512_mask_storeu_ps(p, static_cast<__mmask16>(mask), reinterpret_cast<const __m512&>(v));
+  else
+    _mm512_mask_storeu_pd(p, static_cast<__mmask8>(mask), reinterpret_cast<const __m512d&>(v));
 #else
   for (int64_t l = 0; l < lanes; ++l) p[l] = v[l];
 #endif

@@ -83,20 +83,17 @@ def test_results_do_not_depend_on_the_number_of_threads():
         assert torch.equal(one, many)
 
 
-def test_motion_squeeze_gives_the_same_maps_and_gradients_with_either_path():
+def test_motion_squeeze_gives_the_same_maps_and_gradients_with_either_path(monkeypatch):
     torch.manual_seed(3)
     module = MotionSqueeze(in_channels=32, num_segments=4, reduced_channels=16).eval()
     x = torch.randn(8, 32, 14, 14)
     results = []
-    for implementation in ('auto', 'pytorch'):
-        os.environ[correlation_cpu.ENABLE_ENV] = '1' if implementation == 'auto' else '0'
-        try:
-            inputs = x.clone().requires_grad_()
-            out, maps = module(inputs, return_maps=True)
-            out.square().sum().backward()
-            results.append((out.detach(), maps.displacement, maps.confidence, inputs.grad))
-        finally:
-            del os.environ[correlation_cpu.ENABLE_ENV]
+    for enabled in ('1', '0'):
+        monkeypatch.setenv(correlation_cpu.ENABLE_ENV, enabled)
+        inputs = x.clone().requires_grad_()
+        out, maps = module(inputs, return_maps=True)
+        out.square().sum().backward()
+        results.append((out.detach(), maps.displacement, maps.confidence, inputs.grad))
     for ours, reference in zip(*results):
         torch.testing.assert_close(ours, reference, rtol=1e-4, atol=1e-4)
 

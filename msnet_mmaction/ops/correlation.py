@@ -34,7 +34,8 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from .correlation_cpu import CompiledCorrelation, cpu_kernel, to_channels_last
+from .correlation_cpu import (CompiledCorrelation, cpu_kernel, gradient_as_nchw,
+                              to_channels_last)
 
 
 class _RowBlocks:
@@ -144,8 +145,7 @@ class _LocalCorrelation(torch.autograd.Function):
                 geometry.transposed(geometry.shifted_flip(grad[k], grad_padded),
                                     geometry.fill(features_padded, a[k].permute(1, 2, 0)),
                                     dense, grad_b[k])
-        to_nchw = (lambda g: None if g is None else g.permute(0, 3, 1, 2))
-        return to_nchw(grad_a), to_nchw(grad_b), None, None
+        return gradient_as_nchw(grad_a), gradient_as_nchw(grad_b), None, None
 
 
 def local_correlation(a: Tensor,

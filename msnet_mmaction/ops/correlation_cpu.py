@@ -78,8 +78,9 @@ def _tensor_args(x: Tensor) -> tuple:
 
 def _compiler() -> Optional[str]:
     for name in (os.environ.get('CXX'), 'c++', 'g++', 'clang++'):
-        if name and shutil.which(name):
-            return shutil.which(name)
+        path = shutil.which(name) if name else None
+        if path:
+            return path
     return None
 
 
@@ -158,6 +159,11 @@ def to_channels_last(x: Tensor) -> Tensor:
     return x.permute(0, 2, 3, 1).contiguous()
 
 
+def gradient_as_nchw(grad: Optional[Tensor]) -> Optional[Tensor]:
+    """An (N, H, W, C) input gradient as the (N, C, H, W) view autograd expects; None stays None."""
+    return None if grad is None else grad.permute(0, 3, 1, 2)
+
+
 class CompiledCorrelation(torch.autograd.Function):
     """``local_correlation`` with dilation 1 through a :class:`CorrelationKernel`."""
 
@@ -180,5 +186,4 @@ class CompiledCorrelation(torch.autograd.Function):
         grad_a = a.new_empty((n, h, w, c)) if ctx.needs_input_grad[0] else None
         grad_b = a.new_empty((n, h, w, c)) if ctx.needs_input_grad[1] else None
         ctx.kernel.backward(a, b, to_channels_last(grad_out), grad_a, grad_b, ctx.max_displacement)
-        to_nchw = (lambda g: None if g is None else g.permute(0, 3, 1, 2))
-        return to_nchw(grad_a), to_nchw(grad_b), None, None
+        return gradient_as_nchw(grad_a), gradient_as_nchw(grad_b), None, None

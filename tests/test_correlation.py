@@ -20,7 +20,7 @@ def reference_correlation(a, b, d, s):
     return out
 
 
-# 'auto' runs the compiled CPU kernel wherever dilation is 1 (tests/test_correlation_cpu.py checks
+# 'auto' runs the compiled CPU kernel wherever dilation is 1 (tests/test_cpu_kernels.py checks
 # that it is the one running); 'pytorch' is the pure-PyTorch path that CUDA uses.
 IMPLEMENTATIONS = ['auto', 'pytorch']
 

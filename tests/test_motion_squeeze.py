@@ -43,15 +43,21 @@ def test_known_translation_gives_displacement(dx, dy):
     assert maps.confidence[:, :, 0][interior].min() > 0.99
 
 
-def test_soft_argmax_matches_direct_formula():
+IMPLEMENTATIONS = pytest.mark.parametrize('implementation', ['auto', 'pytorch'])
+
+
+@IMPLEMENTATIONS
+def test_soft_argmax_matches_direct_formula(implementation):
     torch.manual_seed(3)
     d, p = 2, 5
-    corr = F.relu(torch.randn(2, p * p, 4, 3))
-    u_v, conf = kernel_soft_argmax(corr, d, sigma=1.5, temperature=7.0)
+    corr = torch.randn(2, p * p, 4, 3)
+    corr[1, :, 0, 0] = -1  # nothing positive: confidence 0, uniform weights
+    u_v, conf = kernel_soft_argmax(corr, d, sigma=1.5, temperature=7.0,
+                                   implementation=implementation)
     for n in range(2):
         for y in range(4):
             for x in range(3):
-                s = corr[n, :, y, x].view(p, p)
+                s = F.relu(corr[n, :, y, x]).view(p, p)
                 k = int(torch.argmax(s))
                 i0, j0 = divmod(k, p)
                 ii, jj = torch.meshgrid(torch.arange(p), torch.arange(p), indexing='ij')
@@ -62,15 +68,17 @@ def test_soft_argmax_matches_direct_formula():
                 assert conf[n, 0, y, x] == pytest.approx(float(s.max()))
 
 
-def test_soft_argmax_gradients_match_plain_autograd():
+@IMPLEMENTATIONS
+def test_soft_argmax_gradients_match_plain_autograd(implementation):
     torch.manual_seed(4)
     d, p, sigma, temperature = 2, 5, 1.5, 7.0
-    corr = F.relu(torch.randn(2, p * p, 4, 3)).requires_grad_()
-    u_v, conf = kernel_soft_argmax(corr, d, sigma=sigma, temperature=temperature)
+    corr = torch.randn(2, p * p, 4, 3).requires_grad_()
+    u_v, conf = kernel_soft_argmax(corr, d, sigma=sigma, temperature=temperature,
+                                   implementation=implementation)
     probe_uv, probe_conf = torch.randn_like(u_v), torch.randn_like(conf)
     grad, = torch.autograd.grad((u_v * probe_uv).sum() + (conf * probe_conf).sum(), corr)
 
-    scores = corr.permute(0, 2, 3, 1)
+    scores = F.relu(corr).permute(0, 2, 3, 1)
     peak = scores.argmax(-1, keepdim=True)
     ii, jj = torch.meshgrid(torch.arange(p), torch.arange(p), indexing='ij')
     ii, jj = ii.flatten(), jj.flatten()
@@ -82,6 +90,37 @@ def test_soft_argmax_gradients_match_plain_autograd():
     expected, = torch.autograd.grad((reference * probe_uv).sum() +
                                     (scores.amax(-1).unsqueeze(1) * probe_conf).sum(), corr)
     torch.testing.assert_close(grad, expected, atol=1e-5, rtol=1e-4)
+
+
+@IMPLEMENTATIONS
+def test_confident_peak_stays_out_of_subnormals(implementation):
+    """A correlation near 1 among ReLU'd zeros puts the other logits about 95 below the peak at
+    temperature 100. Their weights, e**-95, would be float32 subnormals, on which x86 CPUs compute
+    about 100x slower; the outputs and gradients must match float64 without producing any."""
+    d, p, sigma, temperature = 7, 15, 5.0, 100.0
+    corr = torch.zeros(2, p * p, 3, 4, dtype=torch.float64)
+    corr[0, 40], corr[1, 200], corr[1, 30] = 0.95, 0.97, 0.2
+    probe = torch.randn(2, 2, 3, 4, dtype=torch.float64)
+
+    def direct(volume):
+        scores = volume.permute(0, 2, 3, 1)
+        peak = scores.argmax(-1, keepdim=True)
+        ii, jj = (t.flatten() for t in torch.meshgrid(torch.arange(p), torch.arange(p), indexing='ij'))
+        window = torch.exp(-((ii - peak // p)**2 + (jj - peak % p)**2) / (2 * sigma**2))
+        weights = torch.softmax(temperature * scores * window, -1)
+        return torch.stack(((weights * (jj - d)).sum(-1), (weights * (ii - d)).sum(-1)), 1) / d
+
+    ours = corr.float().requires_grad_()
+    u_v, _ = kernel_soft_argmax(ours, d, sigma, temperature, implementation=implementation)
+    grad, = torch.autograd.grad((u_v * probe.float()).sum(), ours)
+    reference = corr.clone().requires_grad_()
+    expected, = torch.autograd.grad((direct(reference) * probe).sum(), reference)
+    tiny = torch.finfo(torch.float32).tiny
+    for tensor in (u_v, grad):
+        assert not ((tensor != 0) & (tensor.abs() < tiny)).any()
+    torch.testing.assert_close(u_v.double(), direct(corr), atol=1e-6, rtol=0)
+    # At the peak, w * (g - mean g) cancels to ~0 in float32; the temperature scales that rounding.
+    torch.testing.assert_close(grad.double(), expected, atol=temperature * 2e-7, rtol=0)
 
 
 def _official_parameter_counts():

@@ -13,6 +13,7 @@ import pickle
 import msnet_mmaction  # noqa: F401  (registers the plugin and applies the compat fixes)
 from msnet_mmaction.apis import add_common_arguments, build_runner, load_config
 from msnet_mmaction.compat import explain_unsafe_checkpoint
+from msnet_mmaction.engine import keep_freed_memory
 
 
 def parse_args() -> argparse.Namespace:
@@ -42,6 +43,7 @@ def add_visualisation(cfg, args: argparse.Namespace) -> None:
 
 def main() -> None:
     args = parse_args()
+    keep_freed_memory()
     cfg = load_config(args)
     cfg.load_from = args.checkpoint
     if args.show or args.show_dir:

@@ -8,6 +8,7 @@ import argparse
 import msnet_mmaction  # noqa: F401  (registers the plugin and applies the compat fixes)
 from msnet_mmaction.apis import (add_common_arguments, build_runner, enable_amp,
                                  enable_auto_scale_lr, load_config, set_resume)
+from msnet_mmaction.engine import keep_freed_memory
 
 
 def parse_args() -> argparse.Namespace:
@@ -29,6 +30,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
+    keep_freed_memory()
     cfg = load_config(args)
     if args.amp:
         enable_amp(cfg)

@@ -3,7 +3,6 @@ from typing import List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from mmengine.model import BaseModule
 from mmaction.registry import MODELS
 from torch import Tensor
@@ -127,17 +126,16 @@ class MotionSqueeze(BaseModule):
     def estimate(self, x: Tensor) -> MotionMaps:
         """Displacement and confidence for each pair of neighbouring frames of ``x`` (N * T, C, H, W)."""
         t = self._check_input(x)
-        reduced = self.reduction(x)
-        reduced = reduced.contiguous(memory_format=torch.channels_last)
-        self._check_finite(reduced, t)
-        reduced = reduced.float()
-        reduced = reduced * torch.rsqrt(reduced.pow(2).sum(1, keepdim=True) + 1e-6)
+        reduced = self.reduction(x).contiguous(memory_format=torch.channels_last).float()
+        squares = reduced.pow(2).sum(1, keepdim=True)  # (N * T, 1, H, W)
+        self._check_finite(squares, t)
+        reduced = reduced * torch.rsqrt(squares + 1e-6)
         _, c, h, w = reduced.shape
         clips = reduced.view(-1, t, c, h, w)
         first = clips[:, :-1].flatten(0, 1)
         second = clips[:, 1:].flatten(0, 1)
         with torch.autocast(x.device.type, enabled=False):
-            correlation = F.relu(local_correlation(first, second, self.max_displacement, self.dilation))
+            correlation = local_correlation(first, second, self.max_displacement, self.dilation)
             displacement, confidence = kernel_soft_argmax(correlation, self.max_displacement,
                                                           self.sigma, self.temperature)
         return MotionMaps(displacement.view(-1, t - 1, 2, h, w), confidence.view(-1, t - 1, 1, h, w))
@@ -163,10 +161,12 @@ class MotionSqueeze(BaseModule):
                              f'num_segments={self.num_segments}: inputs must hold whole clips')
         return self.num_segments
 
-    def _check_finite(self, features: Tensor, num_segments: int) -> None:
+    def _check_finite(self, squares: Tensor, num_segments: int) -> None:
+        """``squares``: the (N * T, 1, H, W) squared norms of the features to correlate, which are
+        finite where all their channels are (and do not overflow), at 1/C of the cost to check."""
         if torch.compiler.is_compiling() or torch.jit.is_tracing():
             return
-        bad = ~torch.isfinite(features).flatten(1).all(dim=1)
+        bad = ~torch.isfinite(squares).flatten(1).all(dim=1)
         if bool(bad.any()):
             frame = int(bad.nonzero()[0, 0])
             raise FloatingPointError(

@@ -34,7 +34,7 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from .correlation_cpu import (CompiledCorrelation, cpu_kernel, gradient_as_nchw,
+from .correlation_cpu import (CompiledCorrelation, compiled_kernel_for, gradient_as_nchw,
                               to_channels_last)
 
 
@@ -188,15 +188,7 @@ def local_correlation(a: Tensor,
         out = local_correlation(a.float(), b.float(), max_displacement, dilation,
                                 implementation=implementation)
         return out.to(a.dtype)
-    kernel = _compiled_kernel(a, dilation) if implementation == 'auto' else None
+    kernel = compiled_kernel_for(a, dilation) if implementation == 'auto' else None
     if kernel is not None:
         return CompiledCorrelation.apply(a, b, max_displacement, kernel)
     return _LocalCorrelation.apply(a, b, max_displacement, dilation)
-
-
-def _compiled_kernel(a: Tensor, dilation: int):
-    """The compiled CPU kernel where it applies to ``a``, else None."""
-    if (a.device.type != 'cpu' or a.dtype not in (torch.float32, torch.float64) or dilation != 1
-            or torch.compiler.is_compiling() or torch.jit.is_tracing()):
-        return None
-    return cpu_kernel()

@@ -2,8 +2,11 @@
 from typing import Tuple
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 from torch.autograd.function import once_differentiable
+
+from .soft_argmax_cpu import CompiledSoftArgmax, compiled_kernel_for
 
 
 def displacement_grid(max_displacement: int, device=None) -> Tensor:
@@ -15,17 +18,27 @@ def displacement_grid(max_displacement: int, device=None) -> Tensor:
     return torch.stack((u.reshape(-1), v.reshape(-1)), dim=1)
 
 
+# Logits further than this below their row's maximum are raised to it before the softmax. Their
+# weights, under e**-64 = 1.6e-28 of the largest, vanish in float32 sums either way; left alone,
+# exp() would give float32 subnormals (below 1.2e-38), on which x86 CPUs compute ~100x slower.
+# A confident peak (temperature 100, correlation near 1, ReLU'd zeros elsewhere) produces them.
+LOGIT_RANGE = 64.0
+
+
 class _WindowedSoftmax(torch.autograd.Function):
     """``softmax(scores * outer(rows, cols))`` over the last dim, saving only its output.
 
     ``scores`` is (..., P*P); ``rows`` and ``cols`` (..., P) are the separable window factors and
-    carry no gradient. Autograd would keep the (..., P*P) window for the backward pass; here it is
-    rebuilt from its factors, which saves one correlation-sized tensor per module in training.
+    carry no gradient. ``peak`` (..., 1) is a lower bound of each row's largest logit; logits
+    under ``peak - LOGIT_RANGE`` are raised to it. Autograd would keep the (..., P*P) window for
+    the backward pass; here it is rebuilt from its factors, which saves one correlation-sized
+    tensor per module in training. The backward is the softmax's.
     """
 
     @staticmethod
-    def forward(ctx, scores: Tensor, rows: Tensor, cols: Tensor) -> Tensor:
-        weights = torch.softmax(scores * _outer(rows, cols), dim=-1)
+    def forward(ctx, scores: Tensor, rows: Tensor, cols: Tensor, peak: Tensor) -> Tensor:
+        logits = (scores * _outer(rows, cols)).clamp_(min=peak - LOGIT_RANGE)
+        weights = torch.softmax(logits, dim=-1)
         ctx.save_for_backward(weights, rows, cols)
         return weights
 
@@ -34,7 +47,7 @@ class _WindowedSoftmax(torch.autograd.Function):
     def backward(ctx, grad: Tensor):
         weights, rows, cols = ctx.saved_tensors
         grad_logits = weights * (grad - (grad * weights).sum(-1, keepdim=True))
-        return grad_logits * _outer(rows, cols), None, None
+        return grad_logits * _outer(rows, cols), None, None, None
 
 
 def _outer(rows: Tensor, cols: Tensor) -> Tensor:
@@ -45,12 +58,15 @@ def _outer(rows: Tensor, cols: Tensor) -> Tensor:
 def kernel_soft_argmax(correlation: Tensor,
                        max_displacement: int,
                        sigma: float = 5.0,
-                       temperature: float = 100.0) -> Tuple[Tensor, Tensor]:
-    """Estimate displacement and confidence from a (ReLU'd) correlation volume.
+                       temperature: float = 100.0,
+                       *,
+                       implementation: str = 'auto') -> Tuple[Tensor, Tensor]:
+    """Estimate displacement and confidence from a correlation volume.
 
-    A Gaussian window (std ``sigma`` grid steps, peak 1) centred on the arg-max suppresses distant
-    secondary peaks, then a softmax with ``temperature`` turns the windowed scores into weights over
-    the offsets. The arg-max position carries no gradient; everything else does. Computed in float32.
+    Negative correlations are set to zero first (ReLU), as MotionSqueeze does. A Gaussian window
+    (std ``sigma`` grid steps, peak 1) centred on the arg-max suppresses distant secondary peaks,
+    then a softmax with ``temperature`` turns the windowed scores into weights over the offsets.
+    The arg-max position carries no gradient; everything else does. Computed in float32.
 
     Args:
         correlation (Tensor): Shape (N, P*P, H, W) with ``P = 2 * max_displacement + 1`` and
@@ -58,22 +74,35 @@ def kernel_soft_argmax(correlation: Tensor,
         max_displacement (int): ``d``.
         sigma (float): Std of the Gaussian window in grid steps. Defaults to 5.
         temperature (float): Softmax temperature (multiplier). Defaults to 100.
+        implementation (str): ``'auto'`` runs the compiled CPU kernel
+            (:mod:`~msnet_mmaction.ops.soft_argmax_cpu`) for CPU tensors outside tracing and
+            compilation, and the PyTorch path otherwise; ``'pytorch'`` always runs the PyTorch
+            path. Both give the same values up to floating-point rounding. Defaults to ``'auto'``.
 
     Returns:
         tuple[Tensor, Tensor]: displacement (N, 2, H, W) with channels (u, v) in [-1, 1], and
-        confidence (N, 1, H, W), the maximum correlation.
+        confidence (N, 1, H, W), the maximum of the rectified correlation.
     """
     k = correlation.shape[1]
     patch = 2 * max_displacement + 1
     if k != patch * patch:
         raise ValueError(f'correlation has {k} channels, expected {patch * patch} for '
                          f'max_displacement={max_displacement}')
-    scores = correlation.permute(0, 2, 3, 1).float()  # (N, H, W, P*P)
+    if implementation not in ('auto', 'pytorch'):
+        raise ValueError(f"implementation must be 'auto' or 'pytorch', got {implementation!r}")
+    correlation = correlation.float()
+    kernel = compiled_kernel_for(correlation) if implementation == 'auto' else None
+    if kernel is not None:
+        return CompiledSoftArgmax.apply(correlation, max_displacement, float(sigma),
+                                        float(temperature), kernel)
+    scores = F.relu(correlation.permute(0, 2, 3, 1))  # (N, H, W, P*P)
     confidence, index = scores.max(dim=-1)
     steps = torch.arange(patch, dtype=torch.float32, device=scores.device)
     gauss_i = torch.exp(-(steps - torch.div(index, patch, rounding_mode='floor')[..., None])**2 /
                         (2 * sigma**2))
     gauss_j = torch.exp(-(steps - (index % patch)[..., None])**2 / (2 * sigma**2))
-    weights = _WindowedSoftmax.apply(scores, temperature * gauss_i, gauss_j)
+    # The window is 1 at the arg-max, so temperature * confidence is a logit of every row.
+    peak = temperature * confidence.unsqueeze(-1)
+    weights = _WindowedSoftmax.apply(scores, temperature * gauss_i, gauss_j, peak)
     displacement = weights @ displacement_grid(max_displacement, scores.device)  # (N, H, W, 2)
     return displacement.permute(0, 3, 1, 2), confidence.unsqueeze(1)

@@ -6,7 +6,8 @@
     python tools/analysis/benchmark.py --correlation [--pairs 56 240] [--device cpu|cuda]
 
 Models: in one process, the two models are timed in alternating rounds (inference at each batch
-size, and a training step: forward, backward and SGD step). Peak memory is CUDA's max allocated or,
+size, and a training step: forward, backward and SGD step). On CPU, malloc is set up as the
+training and test tools set it (``keep_freed_memory``). Peak memory is CUDA's max allocated or,
 on CPU, the rise of the resident set's high-water mark during a training step (after one warm-up
 step) in a fresh process per model. Mixed precision is bfloat16 autocast on CPU and float16
 autocast with loss scaling on CUDA, through the optimizer wrappers that ``tools/train.py --amp``
@@ -28,6 +29,8 @@ import msnet_mmaction  # noqa: F401
 from msnet_mmaction.analysis import correlation_matmul_gather, correlation_unfold
 from msnet_mmaction.analysis.benchmark import (Stats, autocast, in_fresh_process,
                                                interleaved_times, peak_memory, ratio_stats)
+from msnet_mmaction.engine import keep_freed_memory
+from msnet_mmaction.engine.malloc import ENABLE_ENV
 from msnet_mmaction.ops import local_correlation
 
 
@@ -239,6 +242,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     torch.set_num_threads(args.threads)
+    if keep_freed_memory(args.device):
+        print('glibc malloc keeps freed memory, as tools/train.py and tools/test.py set it on CPU '
+              f'({ENABLE_ENV}=0 keeps its defaults).')
     if args.configs:
         benchmark_models(args)
     if args.correlation:

@@ -11,90 +11,16 @@
 // Every output element is computed by one thread in a fixed order, so results do not depend on
 // the number of threads. Plain C++ with GCC/Clang vector extensions; no PyTorch headers, so it
 // builds in about a second and is loaded with ctypes.
-#include <algorithm>
-#include <atomic>
-#include <cstdint>
-#include <cstring>
-#include <thread>
-#include <vector>
-
-#ifdef __AVX512F__
-#include <immintrin.h>
-#endif
+#include "kernel_common.h"
 
 namespace {
 
-constexpr int kVectorBytes = 64;          // one AVX-512 register; two AVX2 registers elsewhere
+using namespace msnet;
+
 constexpr int kForwardRows = 8;           // vertical offsets per forward block (accumulators)
 constexpr int64_t kForwardChannels = 16;  // channels per forward block (keeps its rows of b in L1)
 constexpr int kBackwardColumns = 4;       // output positions per backward block
 constexpr int kBackwardVectors = 4;       // channel vectors per backward block
-
-typedef float FloatVec __attribute__((vector_size(kVectorBytes)));
-typedef double DoubleVec __attribute__((vector_size(kVectorBytes)));
-
-template <typename T>
-struct VectorOf;
-template <>
-struct VectorOf<float> {
-  using type = FloatVec;
-};
-template <>
-struct VectorOf<double> {
-  using type = DoubleVec;
-};
-
-template <typename T>
-using Vec = typename VectorOf<T>::type;
-
-template <typename T>
-constexpr int64_t kLanes = kVectorBytes / sizeof(T);
-
-template <typename T>
-inline Vec<T> load(const T* p) {
-  Vec<T> v;
-  std::memcpy(&v, p, sizeof(v));
-  return v;
-}
-
-// Store the first `lanes` elements of v.
-template <typename T>
-inline void store(T* p, const Vec<T>& v, int64_t lanes) {
-#ifdef __AVX512F__
-  const unsigned mask = (1u << lanes) - 1u;
-  if constexpr (sizeof(T) == 4)
-    _mm512_mask_storeu_ps(p, static_cast<__mmask16>(mask), reinterpret_cast<const __m512&>(v));
-  else
-    _mm512_mask_storeu_pd(p, static_cast<__mmask8>(mask), reinterpret_cast<const __m512d&>(v));
-#else
-  for (int64_t l = 0; l < lanes; ++l) p[l] = v[l];
-#endif
-}
-
-// body(begin, end) over [0, count), split into `threads` contiguous ranges. Returns false if any
-// range threw.
-template <typename Body>
-bool parallel_ranges(int64_t count, int threads, const Body& body) {
-  const int64_t workers = std::max<int64_t>(1, std::min<int64_t>(threads, count));
-  std::atomic<bool> failed{false};
-  auto run = [&](int64_t k) {
-    try {
-      body(count * k / workers, count * (k + 1) / workers);
-    } catch (...) {
-      failed = true;
-    }
-  };
-  std::vector<std::thread> pool;
-  int64_t started = 1;
-  try {
-    for (; started < workers; ++started) pool.emplace_back(run, started);
-  } catch (...) {  // no more threads to be had: this thread runs the ranges left over
-  }
-  for (int64_t k = started; k < workers; ++k) run(k);
-  run(0);
-  for (auto& thread : pool) thread.join();
-  return !failed;
-}
 
 // Element strides of an (N, C, H, W) tensor.
 struct Strides {
@@ -109,6 +35,24 @@ struct Geometry {
   int64_t first_row(int64_t y) const { return std::max<int64_t>(0, d - y); }
   int64_t end_row(int64_t y) const { return std::min<int64_t>(patch, h - y + d); }
 };
+
+// Image k of src into dst: dst[y * dst_y + x * dst_x + c * dst_c] = src[k, c, y, x]. The inner loop
+// runs along x or c, whichever src stores closer together (x for NCHW, c for channels-last).
+template <typename T>
+void copy_image(const T* src, const Strides& s, int64_t k, const Geometry& g, T* dst, int64_t dst_y,
+                int64_t dst_x, int64_t dst_c) {
+  for (int64_t y = 0; y < g.h; ++y) {
+    const T* row = src + s.at(k, y, 0);
+    T* out = dst + y * dst_y;
+    if (s.w <= s.c) {
+      for (int64_t c = 0; c < g.channels; ++c)
+        for (int64_t x = 0; x < g.w; ++x) out[x * dst_x + c * dst_c] = row[x * s.w + c * s.c];
+    } else {
+      for (int64_t x = 0; x < g.w; ++x)
+        for (int64_t c = 0; c < g.channels; ++c) out[x * dst_x + c * dst_c] = row[x * s.w + c * s.c];
+    }
+  }
+}
 
 // R vertical offsets, one position, one vector of horizontal offsets, channels [0, channels):
 //   partial[r] (+)= sum_c a[c] * rows[r * row_stride + c * width + (0 .. lanes)]
@@ -158,12 +102,7 @@ void forward(const T* a, const Strides& sa, const T* b, const Strides& sb, T* ou
       const int64_t k = row / g.h, y = row % g.h;
       if (k != image) {
         image = k;
-        for (int64_t yy = 0; yy < g.h; ++yy)
-          for (int64_t x = 0; x < g.w; ++x) {
-            const T* src = b + sb.at(k, yy, x);
-            T* dst = regrouped.data() + yy * row_stride + g.d + x;
-            for (int64_t c = 0; c < g.channels; ++c) dst[c * width] = src[c * sb.c];
-          }
+        copy_image(b, sb, k, g, regrouped.data() + g.d, row_stride, 1, width);
       }
       const int64_t i_begin = g.first_row(y), i_end = g.end_row(y);
       const T* a_row = a + sa.at(k, y, 0);
@@ -204,12 +143,7 @@ class PaddedImage {
   const T* load(const T* source, const Strides& s, int64_t k) {
     if (k != image_) {
       image_ = k;
-      for (int64_t y = 0; y < g_.h; ++y)
-        for (int64_t x = 0; x < g_.w; ++x) {
-          const T* src = source + s.at(k, y, x);
-          T* dst = data_.data() + (y * g_.w + x) * padded_channels_;
-          for (int64_t c = 0; c < g_.channels; ++c) dst[c] = src[c * s.c];
-        }
+      copy_image(source, s, k, g_, data_.data(), g_.w * padded_channels_, padded_channels_, 1);
     }
     return data_.data();
   }

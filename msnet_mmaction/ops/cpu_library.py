@@ -1,0 +1,178 @@
+"""Build, cache and load the compiled CPU kernels (``csrc/*.cpp``) as one shared library.
+
+The kernels are plain C++ without PyTorch headers. On first use they are compiled with the system
+C++ compiler for the CPU at hand (``-O3 -march=native``, a few seconds) and loaded with
+:mod:`ctypes`. Builds are cached in ``$MSNET_MMACTION_CACHE`` (default ``~/.cache/msnet_mmaction``)
+under a name derived from the sources, the compiler, the flags and the CPU's instruction-set flags,
+so a cache shared by different machines (a cluster home directory) holds one build per kind of CPU.
+A build is written under a temporary name and renamed into place, so ranks that start together
+never load a half-written library.
+
+Parallel work runs on the OpenMP runtime PyTorch has loaded, found in the process's memory map and
+handed to the library as its ``GOMP_parallel`` entry point: PyTorch's worker threads keep spinning
+for a while after each operator, and threads of the kernels' own would compete with them for the
+cores. Without such a runtime the kernels start ``std::thread`` workers.
+
+Where no compiler is found or the build fails, :func:`cpu_library` warns once and returns None, and
+the pure-PyTorch paths run instead. ``MSNET_MMACTION_CPU_KERNEL=0`` turns the compiled paths off.
+"""
+import ctypes
+import hashlib
+import os
+import platform
+import re
+import shutil
+import subprocess
+import tempfile
+import threading
+import warnings
+from pathlib import Path
+from typing import List, Optional
+
+import torch
+
+CSRC = Path(__file__).with_name('csrc')
+FLAGS = ('-O3', '-march=native', '-std=c++17', '-shared', '-fPIC', '-pthread')
+ENABLE_ENV = 'MSNET_MMACTION_CPU_KERNEL'
+CACHE_ENV = 'MSNET_MMACTION_CACHE'
+
+
+def sources() -> List[Path]:
+    """The C++ sources and headers, in a fixed order."""
+    return sorted(CSRC.glob('*.cpp')) + sorted(CSRC.glob('*.h'))
+
+
+class CpuLibrary:
+    """The loaded library: its path, the OpenMP runtime it runs on, and its C functions."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lib = ctypes.CDLL(str(path))
+        self._lib.msnet_use_openmp.argtypes = [ctypes.c_void_p]
+        self.use_openmp(openmp_runtime())
+
+    def use_openmp(self, runtime: Optional[str]) -> None:
+        """Run parallel work on the OpenMP runtime at path ``runtime``; None: on ``std::thread``."""
+        self.openmp = runtime
+        self._lib.msnet_use_openmp(_gomp_parallel(runtime) if runtime else None)
+
+    def function(self, name: str, argtypes: list):
+        """The C function ``name``, returning an int status (0 on success)."""
+        fn = getattr(self._lib, name)
+        fn.argtypes, fn.restype = argtypes, ctypes.c_int
+        return fn
+
+
+def check(status: int, what: str) -> None:
+    """Raise if a kernel reported failure."""
+    if status != 0:
+        raise RuntimeError(f'the compiled CPU {what} failed (out of memory?); set {ENABLE_ENV}=0 '
+                           'to use the PyTorch path')
+
+
+def openmp_runtime() -> Optional[str]:
+    """Path of the OpenMP runtime PyTorch has loaded into this process (Linux), else None."""
+    if not torch.backends.openmp.is_available():
+        return None
+    try:
+        with open('/proc/self/maps') as f:
+            paths = set(re.findall(r'\s(/\S*/lib(?:gomp|iomp5|omp)(?:-\w+)?\.so[.\d]*)$', f.read(), re.M))
+    except OSError:
+        return None
+    torch_dir = str(Path(torch.__file__).parent)
+    for path in sorted(paths, key=lambda p: not p.startswith(torch_dir)):
+        if _gomp_parallel(path):
+            return path
+    return None
+
+
+def _gomp_parallel(path: str) -> Optional[int]:
+    try:
+        return ctypes.cast(ctypes.CDLL(path).GOMP_parallel, ctypes.c_void_p).value
+    except (OSError, AttributeError):
+        return None
+
+
+def _compiler() -> Optional[str]:
+    for name in (os.environ.get('CXX'), 'c++', 'g++', 'clang++'):
+        path = shutil.which(name) if name else None
+        if path:
+            return path
+    return None
+
+
+def _cpu_signature() -> str:
+    """The instruction-set flags of this CPU (Linux), else the processor name."""
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.startswith(('flags', 'Features')):
+                    return line
+    except OSError:
+        pass
+    return platform.machine() + platform.processor()
+
+
+def cache_dir() -> Path:
+    default = Path.home() / '.cache' / 'msnet_mmaction'
+    return Path(os.environ.get(CACHE_ENV) or default)
+
+
+def build(compiler: str, directory: Path) -> Path:
+    """Compile the library into ``directory`` unless an identical build is there; return its path."""
+    version = subprocess.run([compiler, '--version'], capture_output=True, text=True,
+                             timeout=60).stdout
+    key = hashlib.sha256()
+    for part in ([p.name.encode() + p.read_bytes() for p in sources()] +
+                 [version.encode(), ' '.join(FLAGS).encode(), _cpu_signature().encode()]):
+        key.update(part)
+    target = directory / f'msnet_kernels-{key.hexdigest()[:16]}.so'
+    if target.exists():
+        return target
+    directory.mkdir(parents=True, exist_ok=True)
+    handle, partial = tempfile.mkstemp(dir=directory, prefix='.msnet_kernels-', suffix='.so')
+    os.close(handle)
+    try:
+        cpp = [str(p) for p in sources() if p.suffix == '.cpp']
+        result = subprocess.run([compiler, *FLAGS, *cpp, '-o', partial],
+                                capture_output=True, text=True, timeout=600)
+        if result.returncode != 0:
+            raise RuntimeError(f'{compiler} failed:\n{result.stderr[-2000:]}')
+        os.replace(partial, target)
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
+    return target
+
+
+_lock = threading.Lock()
+_loaded: dict = {}
+
+
+def cpu_library() -> Optional[CpuLibrary]:
+    """The compiled library, built and loaded on first call; None where it is off or unavailable."""
+    if os.environ.get(ENABLE_ENV, '1') == '0':
+        return None
+    directory = cache_dir()
+    with _lock:
+        if directory not in _loaded:
+            _loaded[directory] = _load(directory)
+        return _loaded[directory]
+
+
+def _load(directory: Path) -> Optional[CpuLibrary]:
+    compiler = _compiler()
+    try:
+        if compiler is None:
+            raise RuntimeError('no C++ compiler found (set CXX)')
+        return CpuLibrary(build(compiler, directory))
+    except (OSError, RuntimeError, subprocess.SubprocessError) as error:
+        warnings.warn(f'msnet_mmaction: the compiled CPU kernels are unavailable, using the '
+                      f'PyTorch paths instead ({error})')
+        return None
+
+
+def usable(x: torch.Tensor) -> bool:
+    """Whether a compiled kernel may run on ``x``: a CPU tensor, outside tracing and compilation."""
+    return (x.device.type == 'cpu' and not torch.compiler.is_compiling()
+            and not torch.jit.is_tracing())

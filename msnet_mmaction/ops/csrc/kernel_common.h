@@ -1,0 +1,123 @@
+// Vector types and the parallel loop shared by the CPU kernels (plain C++17 with GCC/Clang vector
+// extensions; AVX-512 masked stores where the CPU has them).
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <cstring>
+#include <thread>
+#include <vector>
+
+#ifdef __AVX512F__
+#include <immintrin.h>
+#endif
+
+namespace msnet {
+
+constexpr int kVectorBytes = 64;          // one AVX-512 register; two AVX2 registers elsewhere
+
+typedef float FloatVec __attribute__((vector_size(kVectorBytes)));
+typedef double DoubleVec __attribute__((vector_size(kVectorBytes)));
+
+template <typename T>
+struct VectorOf;
+template <>
+struct VectorOf<float> {
+  using type = FloatVec;
+};
+template <>
+struct VectorOf<double> {
+  using type = DoubleVec;
+};
+
+template <typename T>
+using Vec = typename VectorOf<T>::type;
+
+template <typename T>
+constexpr int64_t kLanes = kVectorBytes / sizeof(T);
+
+template <typename T>
+inline Vec<T> load(const T* p) {
+  Vec<T> v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+
+// The first `lanes` elements at p, the rest zero.
+template <typename T>
+inline Vec<T> load_partial(const T* p, int64_t lanes) {
+#ifdef __AVX512F__
+  const unsigned mask = (1u << lanes) - 1u;
+  if constexpr (sizeof(T) == 4) {
+    const __m512 v = _mm512_maskz_loadu_ps(static_cast<__mmask16>(mask), p);
+    return reinterpret_cast<const Vec<T>&>(v);
+  } else {
+    const __m512d v = _mm512_maskz_loadu_pd(static_cast<__mmask8>(mask), p);
+    return reinterpret_cast<const Vec<T>&>(v);
+  }
+#else
+  Vec<T> v = {};
+  std::memcpy(&v, p, lanes * sizeof(T));
+  return v;
+#endif
+}
+
+// Store the first `lanes` elements of v.
+template <typename T>
+inline void store(T* p, const Vec<T>& v, int64_t lanes) {
+#ifdef __AVX512F__
+  const unsigned mask = (1u << lanes) - 1u;
+  if constexpr (sizeof(T) == 4)
+    _mm512_mask_storeu_ps(p, static_cast<__mmask16>(mask), reinterpret_cast<const __m512&>(v));
+  else
+    _mm512_mask_storeu_pd(p, static_cast<__mmask8>(mask), reinterpret_cast<const __m512d&>(v));
+#else
+  for (int64_t l = 0; l < lanes; ++l) p[l] = v[l];
+#endif
+}
+
+// The OpenMP runtime PyTorch runs on, once msnet_use_openmp (parallel.cpp) was given its entry
+// point. Running on PyTorch's own worker threads avoids competing with them while they spin after
+// an operator; without it, parallel_ranges starts std::thread workers.
+using ParallelFn = void (*)(void (*)(void*), void*, unsigned, unsigned);  // GOMP_parallel
+inline ParallelFn openmp_parallel = nullptr;
+
+template <typename Run>
+inline void run_ranges(void* data) {
+  (*static_cast<Run*>(data))();
+}
+
+// body(begin, end) over [0, count), split into `threads` contiguous ranges, each run by one thread.
+// Returns false if any range threw.
+template <typename Body>
+bool parallel_ranges(int64_t count, int threads, const Body& body) {
+  const int64_t workers = std::max<int64_t>(1, std::min<int64_t>(threads, count));
+  std::atomic<bool> failed{false};
+  std::atomic<int64_t> next{0};
+  auto run = [&]() {  // takes ranges until none are left, whatever the team size
+    for (int64_t k = next++; k < workers; k = next++) {
+      try {
+        body(count * k / workers, count * (k + 1) / workers);
+      } catch (...) {
+        failed = true;
+      }
+    }
+  };
+  if (workers == 1) {
+    run();
+  } else if (openmp_parallel) {
+    openmp_parallel(&run_ranges<decltype(run)>, &run, static_cast<unsigned>(workers), 0);
+  } else {
+    std::vector<std::thread> pool;
+    try {
+      while (static_cast<int64_t>(pool.size()) + 1 < workers) pool.emplace_back(run);
+    } catch (...) {  // no more threads to be had: the ranges left over run on the others
+    }
+    run();
+    for (auto& thread : pool) thread.join();
+  }
+  return !failed;
+}
+
+}  // namespace msnet

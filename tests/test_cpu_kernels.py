@@ -1,0 +1,242 @@
+"""The compiled CPU kernels (correlation and soft-argmax): that they are built and used, agree with
+the PyTorch paths, are deterministic, are cached per source and machine, and fall back when they
+cannot be built."""
+import os
+import platform
+import shutil
+import stat
+import sys
+import zipfile
+
+import pytest
+import torch
+from conftest import REPO, run
+
+from msnet_mmaction.models import MotionSqueeze
+from msnet_mmaction.ops import (cpu_library, correlation_cpu, kernel_soft_argmax, local_correlation,
+                                soft_argmax_cpu)
+
+
+def backward_name(out: torch.Tensor) -> str:
+    """Name of the autograd node that produced ``out``."""
+    return type(out.grad_fn).__name__
+
+
+def values_and_grads(a, b, d=7, implementation='auto', seed=0):
+    a, b = a.detach().requires_grad_(), b.detach().requires_grad_()
+    out = local_correlation(a, b, d, implementation=implementation)
+    weights = torch.randn(out.shape, generator=torch.Generator().manual_seed(seed), dtype=out.dtype)
+    grads = torch.autograd.grad((out * weights).sum(), (a, b))
+    return out.detach(), *grads
+
+
+def soft_argmax_and_grads(correlation, d=7, implementation='auto', seed=0):
+    correlation = correlation.detach().requires_grad_()
+    outputs = kernel_soft_argmax(correlation, d, implementation=implementation)
+    generator = torch.Generator().manual_seed(seed)
+    loss = sum((o * torch.randn(o.shape, generator=generator)).sum() for o in outputs)
+    return *(o.detach() for o in outputs), *torch.autograd.grad(loss, correlation)
+
+
+def test_kernels_build_on_this_machine_and_run_for_cpu_float_inputs():
+    library = cpu_library.cpu_library()
+    assert library is not None, 'no compiled kernels here; CI needs a C++ compiler'
+    assert library.path.is_file()
+    a = torch.randn(2, 8, 6, 7, requires_grad=True)
+    assert backward_name(local_correlation(a, a, 2)) == 'CompiledCorrelationBackward'
+    assert backward_name(local_correlation(a, a, 2, 2)) == '_LocalCorrelationBackward'
+    assert backward_name(local_correlation(a, a, 2, implementation='pytorch')) == \
+        '_LocalCorrelationBackward'
+    volume = torch.randn(2, 25, 6, 7, requires_grad=True)
+    assert backward_name(kernel_soft_argmax(volume, 2)[0]) == 'CompiledSoftArgmaxBackward'
+    assert backward_name(kernel_soft_argmax(volume, 2, implementation='pytorch')[0]) == \
+        'PermuteBackward0'
+    with torch.no_grad():
+        traced = torch.jit.trace(lambda x: local_correlation(x, x, 2), a.detach())
+        traced_soft_argmax = torch.jit.trace(lambda v: kernel_soft_argmax(v, 2), volume.detach())
+    # Tracing (the complexity tool counts the op by this node) takes the PyTorch paths.
+    assert '_LocalCorrelation' in str(traced.graph)
+    assert 'CompiledCorrelation' not in str(traced.graph)
+    assert 'CompiledSoftArgmax' not in str(traced_soft_argmax.graph)
+
+
+@pytest.mark.parametrize('layout', ['contiguous', 'channels_last', 'strided'])
+def test_matches_pytorch_path_at_msnet_r50_shapes(layout):
+    torch.manual_seed(0)
+    a, b = torch.randn(2, 64, 28, 28), torch.randn(2, 64, 28, 28)
+    if layout == 'channels_last':
+        a, b = (x.contiguous(memory_format=torch.channels_last) for x in (a, b))
+    elif layout == 'strided':  # every other image of a channels-last batch, like a clip's pairs
+        a, b = (torch.cat((x, x)).contiguous(memory_format=torch.channels_last)[::2] for x in (a, b))
+        assert not a.is_contiguous() and not a.is_contiguous(memory_format=torch.channels_last)
+    compiled = values_and_grads(a, b)
+    plain = values_and_grads(a, b, implementation='pytorch')
+    for ours, reference in zip(compiled, plain):
+        torch.testing.assert_close(ours, reference, rtol=1e-5, atol=1e-4)
+    assert compiled[0].is_contiguous(memory_format=torch.channels_last)
+
+
+def test_float64_agrees_to_rounding_and_channels_need_not_fill_a_vector():
+    torch.manual_seed(1)
+    a, b = torch.randn(3, 70, 9, 13, dtype=torch.float64), torch.randn(3, 70, 9, 13, dtype=torch.float64)
+    for ours, reference in zip(values_and_grads(a, b, 4),
+                               values_and_grads(a, b, 4, implementation='pytorch')):
+        torch.testing.assert_close(ours, reference, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize('d', [7, 1, 9])  # one vector per row of offsets, a part of one, two
+def test_soft_argmax_matches_pytorch_path(d):
+    torch.manual_seed(5)
+    volume = torch.randn(6, (2 * d + 1)**2, 28, 28).contiguous(memory_format=torch.channels_last)
+    volume[0, :, :3] = -1  # nothing positive at some positions
+    compiled = soft_argmax_and_grads(volume, d)
+    plain = soft_argmax_and_grads(volume, d, implementation='pytorch')
+    # Gradients reach 1e2 (the temperature); float32 rounding differs between the two paths.
+    for ours, reference, atol in zip(compiled, plain, (1e-6, 1e-6, 1e-4)):
+        torch.testing.assert_close(ours, reference, rtol=1e-5, atol=atol)
+
+
+def test_soft_argmax_gradients_are_never_subnormal():
+    """Weights near e**-64 times small upstream gradients fall below float32's smallest normal
+    number. The kernel flushes them to zero: downstream library kernels turned such subnormals into
+    results that depended on memory layout, and training runs stopped being bit-reproducible."""
+    volume = torch.full((2, 225, 4, 5), 1e-3)
+    volume[:, 112] = 0.97
+    volume = volume.requires_grad_()
+    u_v, confidence = kernel_soft_argmax(volume, 7)
+    upstream = torch.full_like(u_v, 1e-12)
+    grad, = torch.autograd.grad((u_v * upstream).sum() + confidence.sum(), volume)
+    assert not ((grad != 0) & (grad.abs() < torch.finfo(torch.float32).tiny)).any()
+    # What was flushed was below 1.2e-38; the rest matches the PyTorch path.
+    plain = volume.detach().clone().requires_grad_()
+    reference_uv, reference_confidence = kernel_soft_argmax(plain, 7, implementation='pytorch')
+    expected, = torch.autograd.grad((reference_uv * upstream).sum() + reference_confidence.sum(),
+                                    plain)
+    torch.testing.assert_close(grad, expected, rtol=1e-5, atol=1e-37)
+    assert (expected[grad == 0] != 0).any(), 'the premise: plain autograd does give subnormals here'
+
+
+def test_results_do_not_depend_on_the_number_of_threads_or_their_pool():
+    library = cpu_library.cpu_library()
+    if torch.backends.openmp.is_available():
+        assert library.openmp is not None and library.openmp == cpu_library.openmp_runtime()
+    torch.manual_seed(2)
+    a, b = torch.randn(5, 16, 12, 12), torch.randn(5, 16, 12, 12)
+    volume = torch.randn(5, 49, 12, 12)
+    threads, runtime = torch.get_num_threads(), library.openmp
+    runs = []
+    try:
+        for pool in (runtime, None):  # PyTorch's OpenMP threads, then std::thread
+            library.use_openmp(pool)
+            for count in (1, 3):
+                torch.set_num_threads(count)
+                runs.append(values_and_grads(a, b, 3) + soft_argmax_and_grads(volume, 3))
+    finally:
+        torch.set_num_threads(threads)
+        library.use_openmp(runtime)
+    for results in runs[1:]:
+        for first, other in zip(runs[0], results):
+            assert torch.equal(first, other)
+
+
+def test_motion_squeeze_gives_the_same_maps_and_gradients_with_either_path(monkeypatch):
+    torch.manual_seed(3)
+    module = MotionSqueeze(in_channels=32, num_segments=4, reduced_channels=16).eval()
+    x = torch.randn(8, 32, 14, 14)
+    results = []
+    for enabled in ('1', '0'):
+        monkeypatch.setenv(cpu_library.ENABLE_ENV, enabled)
+        inputs = x.clone().requires_grad_()
+        out, maps = module(inputs, return_maps=True)
+        out.square().sum().backward()
+        results.append((out.detach(), maps.displacement, maps.confidence, inputs.grad))
+    for ours, reference in zip(*results):
+        torch.testing.assert_close(ours, reference, rtol=1e-4, atol=1e-4)
+
+
+def test_switched_off_by_the_environment(monkeypatch):
+    monkeypatch.setenv(cpu_library.ENABLE_ENV, '0')
+    assert cpu_library.cpu_library() is None and correlation_cpu.cpu_kernel() is None
+    a = torch.randn(1, 4, 5, 5, requires_grad=True)
+    assert backward_name(local_correlation(a, a, 1)) == '_LocalCorrelationBackward'
+    assert backward_name(kernel_soft_argmax(torch.randn(1, 9, 5, 5, requires_grad=True), 1)[0]) == \
+        'PermuteBackward0'
+
+
+def test_one_build_per_source_and_machine(tmp_path, monkeypatch):
+    compiler = cpu_library._compiler()
+    first = cpu_library.build(compiler, tmp_path)
+    built_at = first.stat().st_mtime_ns
+    assert cpu_library.build(compiler, tmp_path) == first
+    assert first.stat().st_mtime_ns == built_at, 'an identical build was compiled again'
+    changed = tmp_path / 'csrc'
+    shutil.copytree(cpu_library.CSRC, changed)
+    with open(changed / 'kernel_common.h', 'a') as header:
+        header.write('\n// changed\n')
+    monkeypatch.setattr(cpu_library, 'CSRC', changed)
+    second = cpu_library.build(compiler, tmp_path)
+    assert second != first and second.is_file()
+    monkeypatch.setattr(cpu_library, '_cpu_signature', lambda: 'flags : another cpu')
+    assert cpu_library.build(compiler, tmp_path) not in (first, second)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith('.')) == []
+
+
+def test_a_failed_build_warns_and_falls_back_to_pytorch(tmp_path, monkeypatch):
+    failing = tmp_path / 'broken-c++'
+    failing.write_text('#!/bin/sh\n[ "$1" = --version ] && exit 0\necho "boom: no such header" >&2\n'
+                       'exit 1\n')
+    failing.chmod(failing.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv('CXX', str(failing))
+    monkeypatch.setenv(cpu_library.CACHE_ENV, str(tmp_path / 'cache'))
+    a = torch.randn(1, 4, 6, 6, dtype=torch.float64, requires_grad=True)
+    with pytest.warns(UserWarning, match='(?s)unavailable.*boom: no such header'):
+        out = local_correlation(a, a, 2)
+    assert backward_name(out) == '_LocalCorrelationBackward'
+    torch.testing.assert_close(out, local_correlation(a, a, 2, implementation='pytorch'))
+    assert backward_name(kernel_soft_argmax(out.float(), 2)[0]) == 'PermuteBackward0'
+    assert [p.name for p in (tmp_path / 'cache').iterdir()] == []
+
+
+def test_the_wheel_ships_the_kernel_sources(tmp_path):
+    """A regular (non-editable) install must carry csrc/, or every user silently gets the fallback."""
+    source = tmp_path / 'src'
+    source.mkdir()
+    for name in ('setup.cfg', 'pyproject.toml', 'README.md', 'LICENSE'):
+        shutil.copy(os.path.join(REPO, name), source / name)
+    shutil.copytree(os.path.join(REPO, 'msnet_mmaction'), source / 'msnet_mmaction',
+                    ignore=shutil.ignore_patterns('__pycache__'))
+    run([sys.executable, '-m', 'pip', 'wheel', '--no-deps', '--no-build-isolation', '-q',
+         '-w', str(tmp_path / 'dist'), str(source)])
+    wheel, = (tmp_path / 'dist').glob('msnet_mmaction-*.whl')
+    with zipfile.ZipFile(wheel) as archive:
+        shipped = {name: archive.read(name) for name in archive.namelist() if '/csrc/' in name}
+    assert shipped == {f'msnet_mmaction/ops/csrc/{p.name}': p.read_bytes()
+                       for p in cpu_library.sources()}
+    assert len(shipped) >= 4
+
+
+@pytest.mark.skipif(platform.machine() != 'x86_64', reason='x86-64 instruction-set levels')
+def test_the_build_without_avx512_agrees(tmp_path, monkeypatch):
+    """Machines without AVX-512 compile the portable load and store paths; they must agree."""
+    flags = tuple('-march=x86-64-v3' if f == '-march=native' else f for f in cpu_library.FLAGS)
+    monkeypatch.setattr(cpu_library, 'FLAGS', flags)
+    library = cpu_library.CpuLibrary(cpu_library.build(cpu_library._compiler(), tmp_path))
+    kernel = correlation_cpu.CorrelationKernel(library)
+    torch.manual_seed(4)
+    for dtype in (torch.float32, torch.float64):
+        a, b = torch.randn(2, 20, 7, 9, dtype=dtype), torch.randn(2, 20, 7, 9, dtype=dtype)
+        expected = values_and_grads(a, b, 3, implementation='pytorch')
+        out = a.new_empty(2, 7, 9, 49)
+        kernel.forward(a, b, out, 3)
+        weights = torch.randn((2, 49, 7, 9), generator=torch.Generator().manual_seed(0), dtype=dtype)
+        grad_a, grad_b = torch.empty(2, 7, 9, 20, dtype=dtype), torch.empty(2, 7, 9, 20, dtype=dtype)
+        kernel.backward(a, b, weights.permute(0, 2, 3, 1).contiguous(), grad_a, grad_b, 3)
+        got = (out.permute(0, 3, 1, 2), grad_a.permute(0, 3, 1, 2), grad_b.permute(0, 3, 1, 2))
+        for ours, reference in zip(got, expected):
+            torch.testing.assert_close(ours, reference, rtol=1e-5, atol=1e-4)
+    monkeypatch.setattr(soft_argmax_cpu, 'cpu_library', lambda: library)
+    volume = torch.randn(3, 81, 7, 9)
+    for ours, reference, atol in zip(soft_argmax_and_grads(volume, 4),
+                                     soft_argmax_and_grads(volume, 4, implementation='pytorch'),
+                                     (1e-6, 1e-6, 1e-4)):
+        torch.testing.assert_close(ours, reference, rtol=1e-5, atol=atol)

@@ -1,6 +1,6 @@
-"""The compiled CPU kernels (correlation and soft-argmax): that they are built and used, agree with
-the PyTorch paths, are deterministic, are cached per source and machine, and fall back when they
-cannot be built."""
+"""The compiled CPU correlation kernel and its library: that it is built and used, agrees with the
+PyTorch path, is deterministic, is cached per source and machine, and falls back when it cannot be
+built."""
 import os
 import platform
 import shutil
@@ -13,8 +13,7 @@ import torch
 from conftest import REPO, run
 
 from msnet_mmaction.models import MotionSqueeze
-from msnet_mmaction.ops import (cpu_library, correlation_cpu, kernel_soft_argmax, local_correlation,
-                                soft_argmax_cpu)
+from msnet_mmaction.ops import cpu_library, correlation_cpu, local_correlation
 
 
 def backward_name(out: torch.Tensor) -> str:
@@ -30,15 +29,7 @@ def values_and_grads(a, b, d=7, implementation='auto', seed=0):
     return out.detach(), *grads
 
 
-def soft_argmax_and_grads(correlation, d=7, implementation='auto', seed=0):
-    correlation = correlation.detach().requires_grad_()
-    outputs = kernel_soft_argmax(correlation, d, implementation=implementation)
-    generator = torch.Generator().manual_seed(seed)
-    loss = sum((o * torch.randn(o.shape, generator=generator)).sum() for o in outputs)
-    return *(o.detach() for o in outputs), *torch.autograd.grad(loss, correlation)
-
-
-def test_kernels_build_on_this_machine_and_run_for_cpu_float_inputs():
+def test_kernel_builds_on_this_machine_and_runs_for_cpu_float_inputs():
     library = cpu_library.cpu_library()
     assert library is not None, 'no compiled kernels here; CI needs a C++ compiler'
     assert library.path.is_file()
@@ -47,17 +38,11 @@ def test_kernels_build_on_this_machine_and_run_for_cpu_float_inputs():
     assert backward_name(local_correlation(a, a, 2, 2)) == '_LocalCorrelationBackward'
     assert backward_name(local_correlation(a, a, 2, implementation='pytorch')) == \
         '_LocalCorrelationBackward'
-    volume = torch.randn(2, 25, 6, 7, requires_grad=True)
-    assert backward_name(kernel_soft_argmax(volume, 2)[0]) == 'CompiledSoftArgmaxBackward'
-    assert backward_name(kernel_soft_argmax(volume, 2, implementation='pytorch')[0]) == \
-        'PermuteBackward0'
     with torch.no_grad():
         traced = torch.jit.trace(lambda x: local_correlation(x, x, 2), a.detach())
-        traced_soft_argmax = torch.jit.trace(lambda v: kernel_soft_argmax(v, 2), volume.detach())
-    # Tracing (the complexity tool counts the op by this node) takes the PyTorch paths.
+    # Tracing (the complexity tool counts the op by this node) takes the PyTorch path.
     assert '_LocalCorrelation' in str(traced.graph)
     assert 'CompiledCorrelation' not in str(traced.graph)
-    assert 'CompiledSoftArgmax' not in str(traced_soft_argmax.graph)
 
 
 @pytest.mark.parametrize('layout', ['contiguous', 'channels_last', 'strided'])
@@ -84,45 +69,12 @@ def test_float64_agrees_to_rounding_and_channels_need_not_fill_a_vector():
         torch.testing.assert_close(ours, reference, rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize('d', [7, 1, 9])  # one vector per row of offsets, a part of one, two
-def test_soft_argmax_matches_pytorch_path(d):
-    torch.manual_seed(5)
-    volume = torch.randn(6, (2 * d + 1)**2, 28, 28).contiguous(memory_format=torch.channels_last)
-    volume[0, :, :3] = -1  # nothing positive at some positions
-    compiled = soft_argmax_and_grads(volume, d)
-    plain = soft_argmax_and_grads(volume, d, implementation='pytorch')
-    # Gradients reach 1e2 (the temperature); float32 rounding differs between the two paths.
-    for ours, reference, atol in zip(compiled, plain, (1e-6, 1e-6, 1e-4)):
-        torch.testing.assert_close(ours, reference, rtol=1e-5, atol=atol)
-
-
-def test_soft_argmax_gradients_are_never_subnormal():
-    """Weights near e**-64 times small upstream gradients fall below float32's smallest normal
-    number. The kernel flushes them to zero: downstream library kernels turned such subnormals into
-    results that depended on memory layout, and training runs stopped being bit-reproducible."""
-    volume = torch.full((2, 225, 4, 5), 1e-3)
-    volume[:, 112] = 0.97
-    volume = volume.requires_grad_()
-    u_v, confidence = kernel_soft_argmax(volume, 7)
-    upstream = torch.full_like(u_v, 1e-12)
-    grad, = torch.autograd.grad((u_v * upstream).sum() + confidence.sum(), volume)
-    assert not ((grad != 0) & (grad.abs() < torch.finfo(torch.float32).tiny)).any()
-    # What was flushed was below 1.2e-38; the rest matches the PyTorch path.
-    plain = volume.detach().clone().requires_grad_()
-    reference_uv, reference_confidence = kernel_soft_argmax(plain, 7, implementation='pytorch')
-    expected, = torch.autograd.grad((reference_uv * upstream).sum() + reference_confidence.sum(),
-                                    plain)
-    torch.testing.assert_close(grad, expected, rtol=1e-5, atol=1e-37)
-    assert (expected[grad == 0] != 0).any(), 'the premise: plain autograd does give subnormals here'
-
-
 def test_results_do_not_depend_on_the_number_of_threads_or_their_pool():
     library = cpu_library.cpu_library()
     if torch.backends.openmp.is_available():
         assert library.openmp is not None and library.openmp == cpu_library.openmp_runtime()
     torch.manual_seed(2)
     a, b = torch.randn(5, 16, 12, 12), torch.randn(5, 16, 12, 12)
-    volume = torch.randn(5, 49, 12, 12)
     threads, runtime = torch.get_num_threads(), library.openmp
     runs = []
     try:
@@ -130,7 +82,7 @@ def test_results_do_not_depend_on_the_number_of_threads_or_their_pool():
             library.use_openmp(pool)
             for count in (1, 3):
                 torch.set_num_threads(count)
-                runs.append(values_and_grads(a, b, 3) + soft_argmax_and_grads(volume, 3))
+                runs.append(values_and_grads(a, b, 3))
     finally:
         torch.set_num_threads(threads)
         library.use_openmp(runtime)
@@ -159,8 +111,6 @@ def test_switched_off_by_the_environment(monkeypatch):
     assert cpu_library.cpu_library() is None and correlation_cpu.cpu_kernel() is None
     a = torch.randn(1, 4, 5, 5, requires_grad=True)
     assert backward_name(local_correlation(a, a, 1)) == '_LocalCorrelationBackward'
-    assert backward_name(kernel_soft_argmax(torch.randn(1, 9, 5, 5, requires_grad=True), 1)[0]) == \
-        'PermuteBackward0'
 
 
 def test_one_build_per_source_and_machine(tmp_path, monkeypatch):
@@ -193,7 +143,6 @@ def test_a_failed_build_warns_and_falls_back_to_pytorch(tmp_path, monkeypatch):
         out = local_correlation(a, a, 2)
     assert backward_name(out) == '_LocalCorrelationBackward'
     torch.testing.assert_close(out, local_correlation(a, a, 2, implementation='pytorch'))
-    assert backward_name(kernel_soft_argmax(out.float(), 2)[0]) == 'PermuteBackward0'
     assert [p.name for p in (tmp_path / 'cache').iterdir()] == []
 
 
@@ -212,12 +161,12 @@ def test_the_wheel_ships_the_kernel_sources(tmp_path):
         shipped = {name: archive.read(name) for name in archive.namelist() if '/csrc/' in name}
     assert shipped == {f'msnet_mmaction/ops/csrc/{p.name}': p.read_bytes()
                        for p in cpu_library.sources()}
-    assert len(shipped) >= 4
+    assert len(shipped) >= 3  # the kernel, parallel.cpp and the shared header
 
 
 @pytest.mark.skipif(platform.machine() != 'x86_64', reason='x86-64 instruction-set levels')
 def test_the_build_without_avx512_agrees(tmp_path, monkeypatch):
-    """Machines without AVX-512 compile the portable load and store paths; they must agree."""
+    """Machines without AVX-512 compile the portable store path; it must give the same results."""
     flags = tuple('-march=x86-64-v3' if f == '-march=native' else f for f in cpu_library.FLAGS)
     monkeypatch.setattr(cpu_library, 'FLAGS', flags)
     library = cpu_library.CpuLibrary(cpu_library.build(cpu_library._compiler(), tmp_path))
@@ -234,9 +183,3 @@ def test_the_build_without_avx512_agrees(tmp_path, monkeypatch):
         got = (out.permute(0, 3, 1, 2), grad_a.permute(0, 3, 1, 2), grad_b.permute(0, 3, 1, 2))
         for ours, reference in zip(got, expected):
             torch.testing.assert_close(ours, reference, rtol=1e-5, atol=1e-4)
-    monkeypatch.setattr(soft_argmax_cpu, 'cpu_library', lambda: library)
-    volume = torch.randn(3, 81, 7, 9)
-    for ours, reference, atol in zip(soft_argmax_and_grads(volume, 4),
-                                     soft_argmax_and_grads(volume, 4, implementation='pytorch'),
-                                     (1e-6, 1e-6, 1e-4)):
-        torch.testing.assert_close(ours, reference, rtol=1e-5, atol=atol)

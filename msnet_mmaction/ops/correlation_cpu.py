@@ -3,6 +3,7 @@
 The kernel is ``csrc/correlation_cpu.cpp``, built and loaded by :mod:`.cpu_library`.
 """
 import ctypes
+import functools
 from typing import Optional
 
 import torch
@@ -51,7 +52,12 @@ def _tensor_args(x: Tensor) -> tuple:
 def cpu_kernel() -> Optional[CorrelationKernel]:
     """The compiled correlation; None where the compiled kernels are off or unavailable."""
     library = cpu_library()
-    return None if library is None else CorrelationKernel(library)
+    return None if library is None else _kernel_of(library)
+
+
+@functools.lru_cache(maxsize=None)
+def _kernel_of(library: CpuLibrary) -> CorrelationKernel:
+    return CorrelationKernel(library)
 
 
 def compiled_kernel_for(a: Tensor, dilation: int) -> Optional[CorrelationKernel]:

@@ -6,8 +6,6 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from .soft_argmax_cpu import CompiledSoftArgmax, compiled_kernel_for
-
 
 def displacement_grid(max_displacement: int, device=None) -> Tensor:
     """Normalised offsets of every displacement index, shape (P*P, 2) as (u, v) = (dx/d, dy/d)."""
@@ -58,9 +56,7 @@ def _outer(rows: Tensor, cols: Tensor) -> Tensor:
 def kernel_soft_argmax(correlation: Tensor,
                        max_displacement: int,
                        sigma: float = 5.0,
-                       temperature: float = 100.0,
-                       *,
-                       implementation: str = 'auto') -> Tuple[Tensor, Tensor]:
+                       temperature: float = 100.0) -> Tuple[Tensor, Tensor]:
     """Estimate displacement and confidence from a correlation volume.
 
     Negative correlations are set to zero first (ReLU), as MotionSqueeze does. A Gaussian window
@@ -74,10 +70,6 @@ def kernel_soft_argmax(correlation: Tensor,
         max_displacement (int): ``d``.
         sigma (float): Std of the Gaussian window in grid steps. Defaults to 5.
         temperature (float): Softmax temperature (multiplier). Defaults to 100.
-        implementation (str): ``'auto'`` runs the compiled CPU kernel
-            (:mod:`~msnet_mmaction.ops.soft_argmax_cpu`) for CPU tensors outside tracing and
-            compilation, and the PyTorch path otherwise; ``'pytorch'`` always runs the PyTorch
-            path. Both give the same values up to floating-point rounding. Defaults to ``'auto'``.
 
     Returns:
         tuple[Tensor, Tensor]: displacement (N, 2, H, W) with channels (u, v) in [-1, 1], and
@@ -88,14 +80,7 @@ def kernel_soft_argmax(correlation: Tensor,
     if k != patch * patch:
         raise ValueError(f'correlation has {k} channels, expected {patch * patch} for '
                          f'max_displacement={max_displacement}')
-    if implementation not in ('auto', 'pytorch'):
-        raise ValueError(f"implementation must be 'auto' or 'pytorch', got {implementation!r}")
-    correlation = correlation.float()
-    kernel = compiled_kernel_for(correlation) if implementation == 'auto' else None
-    if kernel is not None:
-        return CompiledSoftArgmax.apply(correlation, max_displacement, float(sigma),
-                                        float(temperature), kernel)
-    scores = F.relu(correlation.permute(0, 2, 3, 1))  # (N, H, W, P*P)
+    scores = F.relu(correlation.permute(0, 2, 3, 1).float())  # (N, H, W, P*P)
     confidence, index = scores.max(dim=-1)
     steps = torch.arange(patch, dtype=torch.float32, device=scores.device)
     gauss_i = torch.exp(-(steps - torch.div(index, patch, rounding_mode='floor')[..., None])**2 /

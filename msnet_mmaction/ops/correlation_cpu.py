@@ -21,7 +21,6 @@ class CorrelationKernel:
     channels-last (N, H, W, ...) tensors."""
 
     def __init__(self, library: CpuLibrary) -> None:
-        self.library = library
         size, pointer = ctypes.c_int64, ctypes.c_void_p
         self._forward = {dtype: library.function(f'msnet_correlation_forward_{suffix}',
                                                   [pointer] * 5 + [size] * 5 + [ctypes.c_int])

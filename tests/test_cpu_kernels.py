@@ -12,6 +12,7 @@ import pytest
 import torch
 from conftest import REPO, run
 
+from msnet_mmaction.analysis import correlation_unfold
 from msnet_mmaction.models import MotionSqueeze
 from msnet_mmaction.ops import cpu_library, correlation_cpu, local_correlation
 
@@ -59,6 +60,33 @@ def test_matches_pytorch_path_at_msnet_r50_shapes(layout):
     for ours, reference in zip(compiled, plain):
         torch.testing.assert_close(ours, reference, rtol=1e-5, atol=1e-4)
     assert compiled[0].is_contiguous(memory_format=torch.channels_last)
+    if layout != 'strided':  # autograd keeps a gradient laid out like its input
+        assert compiled[1].stride() == a.stride() and compiled[2].stride() == b.stride()
+
+
+def test_input_gradients_are_written_in_the_layout_they_are_given():
+    """NCHW (autograd's layout for NCHW inputs), channels-last, and any other strides: the same
+    values, matching the PyTorch path."""
+    torch.manual_seed(5)
+    a, b = torch.randn(3, 20, 9, 21), torch.randn(3, 20, 9, 21)
+    grad = torch.randn(3, 9, 21, 49)
+    x, y = a.clone().requires_grad_(), b.clone().requires_grad_()
+    expected = torch.autograd.grad(local_correlation(x, y, 3, implementation='pytorch'), (x, y),
+                                   grad.permute(0, 3, 1, 2))
+    layouts = {'nchw': lambda: torch.empty(3, 20, 9, 21),
+               'channels_last': lambda: torch.empty(3, 20, 9, 21,
+                                                    memory_format=torch.channels_last),
+               'rows_apart': lambda: torch.empty(3, 9, 20, 21).transpose(1, 2),
+               'reversed': lambda: torch.empty(21, 9, 20, 3).permute(3, 2, 1, 0)}
+    first = None
+    for layout, make in layouts.items():
+        grads = make(), make()
+        correlation_cpu.cpu_kernel().backward(a, b, grad, *grads, 3)
+        for ours, reference in zip(grads, expected):
+            torch.testing.assert_close(ours, reference, rtol=1e-5, atol=1e-4, msg=layout)
+        first = first or grads
+        for ours, reference in zip(grads, first):
+            assert torch.equal(ours, reference), layout
 
 
 def test_float64_agrees_to_rounding_and_channels_need_not_fill_a_vector():
@@ -67,6 +95,26 @@ def test_float64_agrees_to_rounding_and_channels_need_not_fill_a_vector():
     for ours, reference in zip(values_and_grads(a, b, 4),
                                values_and_grads(a, b, 4, implementation='pytorch')):
         torch.testing.assert_close(ours, reference, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize('shape, d', [((2, 3, 1, 1), 7), ((1, 5, 2, 3), 7), ((3, 17, 5, 33), 2),
+                                      ((1, 9, 6, 17), 5)])
+def test_maps_smaller_than_a_tile_or_the_window_match_unfold(shape, d):
+    """Heights below the forward tile's 4 rows, widths off the vector length, windows wider than
+    the map: values and gradients agree with the independent unfold formulation."""
+    torch.manual_seed(3)
+    a, b = torch.randn(shape, dtype=torch.float64), torch.randn(shape, dtype=torch.float64)
+    reference = []
+    for fn in (local_correlation, correlation_unfold):
+        x, y = a.clone().requires_grad_(), b.clone().requires_grad_()
+        out = fn(x, y, d)
+        weights = torch.randn(out.shape, generator=torch.Generator().manual_seed(0),
+                              dtype=out.dtype)
+        reference.append((out.detach(), *torch.autograd.grad((out * weights).sum(), (x, y))))
+    assert backward_name(local_correlation(a.requires_grad_(), b, d)) == \
+        'CompiledCorrelationBackward'
+    for ours, expected in zip(*reference):
+        torch.testing.assert_close(ours, expected, rtol=1e-12, atol=1e-12)
 
 
 def test_results_do_not_depend_on_the_number_of_threads_or_their_pool():
@@ -178,8 +226,8 @@ def test_the_build_without_avx512_agrees(tmp_path, monkeypatch):
         out = a.new_empty(2, 7, 9, 49)
         kernel.forward(a, b, out, 3)
         weights = torch.randn((2, 49, 7, 9), generator=torch.Generator().manual_seed(0), dtype=dtype)
-        grad_a, grad_b = torch.empty(2, 7, 9, 20, dtype=dtype), torch.empty(2, 7, 9, 20, dtype=dtype)
+        grad_a, grad_b = torch.empty_like(a), torch.empty_like(b)
         kernel.backward(a, b, weights.permute(0, 2, 3, 1).contiguous(), grad_a, grad_b, 3)
-        got = (out.permute(0, 3, 1, 2), grad_a.permute(0, 3, 1, 2), grad_b.permute(0, 3, 1, 2))
+        got = (out.permute(0, 3, 1, 2), grad_a, grad_b)
         for ours, reference in zip(got, expected):
             torch.testing.assert_close(ours, reference, rtol=1e-5, atol=1e-4)

@@ -30,12 +30,18 @@ the output is the only batch-sized allocation of the forward pass (the backward 
 gradients). The output is a (N, P*P, H, W) view of a (N, H, W, P*P) tensor (channels-last memory),
 which keeps reductions over displacements contiguous.
 """
+from typing import Optional
+
 import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from .correlation_cpu import (CompiledCorrelation, compiled_kernel_for, gradient_as_nchw,
-                              to_channels_last)
+from .correlation_cpu import CompiledCorrelation, compiled_kernel_for, to_channels_last
+
+
+def _gradient_as_nchw(grad: Optional[Tensor]) -> Optional[Tensor]:
+    """An (N, H, W, C) input gradient as the (N, C, H, W) view autograd expects; None stays None."""
+    return None if grad is None else grad.permute(0, 3, 1, 2)
 
 
 class _RowBlocks:
@@ -145,7 +151,7 @@ class _LocalCorrelation(torch.autograd.Function):
                 geometry.transposed(geometry.shifted_flip(grad[k], grad_padded),
                                     geometry.fill(features_padded, a[k].permute(1, 2, 0)),
                                     dense, grad_b[k])
-        return gradient_as_nchw(grad_a), gradient_as_nchw(grad_b), None, None
+        return _gradient_as_nchw(grad_a), _gradient_as_nchw(grad_b), None, None
 
 
 def local_correlation(a: Tensor,

@@ -16,9 +16,9 @@ DTYPES = {torch.float32: 'f32', torch.float64: 'f64'}
 
 
 class CorrelationKernel:
-    """The correlation functions of a :class:`~.cpu_library.CpuLibrary`. ``a`` and ``b`` are
-    (N, C, H, W) with any strides; the output, its gradient and the input gradients are contiguous
-    channels-last (N, H, W, ...) tensors."""
+    """The correlation functions of a :class:`~.cpu_library.CpuLibrary`. ``a``, ``b`` and the input
+    gradients are (N, C, H, W) with any strides; the output and its gradient are contiguous
+    channels-last (N, H, W, P * P) tensors."""
 
     def __init__(self, library: CpuLibrary) -> None:
         size, pointer = ctypes.c_int64, ctypes.c_void_p
@@ -26,7 +26,7 @@ class CorrelationKernel:
                                                   [pointer] * 5 + [size] * 5 + [ctypes.c_int])
                          for dtype, suffix in DTYPES.items()}
         self._backward = {dtype: library.function(f'msnet_correlation_backward_{suffix}',
-                                                   [pointer] * 7 + [size] * 5 + [ctypes.c_int])
+                                                   [pointer] * 9 + [size] * 5 + [ctypes.c_int])
                           for dtype, suffix in DTYPES.items()}
 
     def forward(self, a: Tensor, b: Tensor, out: Tensor, max_displacement: int) -> None:
@@ -36,15 +36,17 @@ class CorrelationKernel:
 
     def backward(self, a: Tensor, b: Tensor, grad: Tensor, grad_a: Optional[Tensor],
                  grad_b: Optional[Tensor], max_displacement: int) -> None:
-        """a, b: (N, C, H, W); grad: contiguous (N, H, W, P * P); grad_a, grad_b: contiguous
-        (N, H, W, C) or None where not wanted."""
+        """a, b: (N, C, H, W); grad: contiguous (N, H, W, P * P); grad_a, grad_b: (N, C, H, W)
+        without overlapping elements, or None where not wanted."""
         check(self._backward[a.dtype](*_tensor_args(a), *_tensor_args(b), grad.data_ptr(),
-                                      None if grad_a is None else grad_a.data_ptr(),
-                                      None if grad_b is None else grad_b.data_ptr(), *a.shape,
+                                      *_tensor_args(grad_a), *_tensor_args(grad_b), *a.shape,
                                       max_displacement, torch.get_num_threads()), 'correlation')
 
 
-def _tensor_args(x: Tensor) -> tuple:
+def _tensor_args(x: Optional[Tensor]) -> tuple:
+    """Data pointer and element strides of a 4-d tensor; two nulls for None."""
+    if x is None:
+        return None, None
     return x.data_ptr(), (ctypes.c_int64 * 4)(*x.stride())
 
 
@@ -71,11 +73,6 @@ def to_channels_last(x: Tensor) -> Tensor:
     return x.permute(0, 2, 3, 1).contiguous()
 
 
-def gradient_as_nchw(grad: Optional[Tensor]) -> Optional[Tensor]:
-    """An (N, H, W, C) input gradient as the (N, C, H, W) view autograd expects; None stays None."""
-    return None if grad is None else grad.permute(0, 3, 1, 2)
-
-
 class CompiledCorrelation(torch.autograd.Function):
     """``local_correlation`` with dilation 1 through a :class:`CorrelationKernel`."""
 
@@ -94,8 +91,8 @@ class CompiledCorrelation(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, grad_out: Tensor):
         a, b = ctx.saved_tensors
-        n, c, h, w = a.shape
-        grad_a = a.new_empty((n, h, w, c)) if ctx.needs_input_grad[0] else None
-        grad_b = a.new_empty((n, h, w, c)) if ctx.needs_input_grad[1] else None
+        # Each input's gradient in that input's memory format, as autograd would lay it out.
+        grad_a = torch.empty_like(a) if ctx.needs_input_grad[0] else None
+        grad_b = torch.empty_like(b) if ctx.needs_input_grad[1] else None
         ctx.kernel.backward(a, b, to_channels_last(grad_out), grad_a, grad_b, ctx.max_displacement)
-        return gradient_as_nchw(grad_a), gradient_as_nchw(grad_b), None, None
+        return grad_a, grad_b, None, None

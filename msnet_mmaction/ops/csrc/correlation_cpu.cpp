@@ -1,8 +1,8 @@
 // Local correlation of MotionSqueeze on the CPU (dilation 1), forward and backward.
 //
-// a and b are (N, C, H, W) with any strides (given in elements, in that order). The output and its
-// gradient g are contiguous (N, H, W, P, P) with P = 2d + 1; the input gradients are contiguous
-// (N, H, W, C). Nothing batch-sized is allocated here.
+// a and b, and the input gradients, are (N, C, H, W) with any strides (given in elements, in that
+// order). The output and its gradient g are contiguous (N, H, W, P, P) with P = 2d + 1. Nothing
+// batch-sized is allocated here.
 //
 //   out[n, y, x, i, j] = sum_c a[n, c, y, x] * b[n, c, y + i - d, x + j - d]   (zero outside)
 //   grad_a[n, y, x, c] = sum_ij g[n, y, x, i, j] * b[n, c, y + i - d, x + j - d]
@@ -17,16 +17,21 @@ namespace {
 
 using namespace msnet;
 
-constexpr int kForwardRows = 8;           // vertical offsets per forward block (accumulators)
-constexpr int64_t kForwardChannels = 16;  // channels per forward block (keeps its rows of b in L1)
-constexpr int kBackwardColumns = 4;       // output positions per backward block
-constexpr int kBackwardVectors = 4;       // channel vectors per backward block
+constexpr int kTileRows = 4;         // rows of a per forward tile
+constexpr int kTileOffsets = 5;      // horizontal offsets per forward tile (4 * 5 accumulators)
+constexpr int kBackwardColumns = 4;  // output positions per backward block
+constexpr int kBackwardVectors = 4;  // channel vectors per backward block
 
 // Element strides of an (N, C, H, W) tensor.
 struct Strides {
   int64_t n, c, h, w;
   int64_t at(int64_t k, int64_t y, int64_t x) const { return k * n + y * h + x * w; }
 };
+
+// Four element strides from the caller; all zero for null (a gradient that is not wanted).
+Strides strides_of(const int64_t* s) {
+  return s ? Strides{s[0], s[1], s[2], s[3]} : Strides{0, 0, 0, 0};
+}
 
 struct Geometry {
   int64_t n, channels, h, w, d, patch;
@@ -54,80 +59,78 @@ void copy_image(const T* src, const Strides& s, int64_t k, const Geometry& g, T*
   }
 }
 
-// R vertical offsets, one position, one vector of horizontal offsets, channels [0, channels):
-//   partial[r] (+)= sum_c a[c] * rows[r * row_stride + c * width + (0 .. lanes)]
-// `partial` holds R whole vectors; it is overwritten when `first`, accumulated into otherwise.
-template <typename T, int R>
-void forward_block(const T* a, int64_t a_step, const T* rows, int64_t row_stride, int64_t width,
-                   int64_t channels, T* partial, bool first) {
-  constexpr int64_t lanes = kLanes<T>;
-  Vec<T> acc[R] = {};
-  if (!first)
-    for (int r = 0; r < R; ++r) acc[r] = load(partial + r * lanes);
+// One tile: Y consecutive rows of a, one row of b, J horizontal offsets, one vector of positions:
+//   acc[yy][jj] = sum_c a[yy * a_row + c * a_channel + (0 .. lanes)]
+//                       * b[c * b_channel + jj + (0 .. lanes)]
+// Each a vector serves J products and each b vector Y: Y + J loads per Y * J multiply-adds.
+template <typename T, int Y, int J>
+inline void correlate_tile(const T* a, int64_t a_row, int64_t a_channel, const T* b,
+                           int64_t b_channel, int64_t channels, Vec<T> (&acc)[Y][J]) {
+  for (int yy = 0; yy < Y; ++yy)
+    for (int jj = 0; jj < J; ++jj) acc[yy][jj] = Vec<T>{};
   for (int64_t c = 0; c < channels; ++c) {
-    const T value = a[c * a_step];
-    const T* column = rows + c * width;
-    for (int r = 0; r < R; ++r) acc[r] += value * load(column + r * row_stride);
-  }
-  std::memcpy(partial, acc, sizeof(acc));
-}
-
-template <typename T, int R = kForwardRows>
-void forward_dispatch(int64_t count, const T* a, int64_t a_step, const T* rows, int64_t row_stride,
-                      int64_t width, int64_t channels, T* partial, bool first) {
-  if (count == R) {
-    forward_block<T, R>(a, a_step, rows, row_stride, width, channels, partial, first);
-  } else if constexpr (R > 1) {
-    forward_dispatch<T, R - 1>(count, a, a_step, rows, row_stride, width, channels, partial, first);
+    Vec<T> av[Y], bv[J];
+    for (int yy = 0; yy < Y; ++yy) av[yy] = load(a + yy * a_row + c * a_channel);
+    for (int jj = 0; jj < J; ++jj) bv[jj] = load(b + c * b_channel + jj);
+    for (int yy = 0; yy < Y; ++yy)
+      for (int jj = 0; jj < J; ++jj) acc[yy][jj] += av[yy] * bv[jj];
   }
 }
 
-// Loop order per output row y: horizontal-offset vector, block of vertical offsets, block of
-// channels, position x. A block's rows of b (R x channel block x width) stay in L1 across x, and the
-// partial sums live in a per-thread (W, P, lanes) buffer.
+// Work unit: one image, kTileRows output rows y0 .. y0 + Y - 1. Vectors run along x. Every row r of
+// b within reach of the unit's rows is correlated with all of them at once (row y meets r at the
+// vertical offset i = r - y + d); the results go to a per-thread (Y, P, P, x) buffer, which is then
+// transposed into the (H, W, P, P) output.
 template <typename T>
 void forward(const T* a, const Strides& sa, const T* b, const Strides& sb, T* out, const Geometry& g,
              int threads, bool& ok) {
+  constexpr int Y = kTileRows, J = kTileOffsets;
   constexpr int64_t lanes = kLanes<T>;
-  const int64_t chunks = (g.patch + lanes - 1) / lanes;
-  // b regrouped per image as (H, C, width): row y, channel c holds b[y, x - d, c] at column x, so the
-  // horizontal offsets j of position x are the contiguous columns x + j.
-  const int64_t width = std::max(g.w + 2 * g.d, g.w - 1 + chunks * lanes);
-  const int64_t row_stride = g.channels * width, cells = g.patch * g.patch;
-  ok = parallel_ranges(g.n * g.h, threads, [&](int64_t begin, int64_t end) {
-    std::vector<T> regrouped(g.h * row_stride, T(0));
-    std::vector<T> partial(g.w * g.patch * lanes);
+  const int64_t vectors = (g.w + lanes - 1) / lanes, span = vectors * lanes;
+  const int64_t offsets = (g.patch + J - 1) / J * J;
+  // a per image as (rows, C, span), zero beyond W and below H; b as (H, C, width) with b[r, x, c]
+  // at column x + d, so the horizontal offsets j of position x are the columns x + j.
+  const int64_t width = span + offsets - 1, blocks = (g.h + Y - 1) / Y;
+  const int64_t a_row = g.channels * span, b_row = g.channels * width, cells = g.patch * g.patch;
+  ok = parallel_ranges(g.n * blocks, threads, [&](int64_t begin, int64_t end) {
+    std::vector<T> rows_a(blocks * Y * a_row, T(0)), rows_b(g.h * b_row, T(0));
+    std::vector<T> tile(Y * cells * span);
+    Vec<T> acc[Y][J];
     int64_t image = -1;
-    for (int64_t row = begin; row < end; ++row) {
-      const int64_t k = row / g.h, y = row % g.h;
+    for (int64_t unit = begin; unit < end; ++unit) {
+      const int64_t k = unit / blocks, y0 = unit % blocks * Y, ys = std::min<int64_t>(Y, g.h - y0);
       if (k != image) {
         image = k;
-        copy_image(b, sb, k, g, regrouped.data() + g.d, row_stride, 1, width);
+        copy_image(a, sa, k, g, rows_a.data(), a_row, 1, span);
+        copy_image(b, sb, k, g, rows_b.data() + g.d, b_row, 1, width);
       }
-      const int64_t i_begin = g.first_row(y), i_end = g.end_row(y);
-      const T* a_row = a + sa.at(k, y, 0);
-      T* out_row = out + g.pixel(k, y, 0) * cells;
-      for (int64_t x = 0; x < g.w; ++x) {
-        std::fill(out_row + x * cells, out_row + x * cells + i_begin * g.patch, T(0));
-        std::fill(out_row + x * cells + i_end * g.patch, out_row + (x + 1) * cells, T(0));
-      }
-      for (int64_t j0 = 0; j0 < g.patch; j0 += lanes) {
-        for (int64_t i0 = i_begin; i0 < i_end; i0 += kForwardRows) {
-          const int64_t count = std::min<int64_t>(kForwardRows, i_end - i0);
-          for (int64_t c0 = 0; c0 < g.channels; c0 += kForwardChannels) {
-            const int64_t channels = std::min<int64_t>(kForwardChannels, g.channels - c0);
-            const T* rows = regrouped.data() + (y + i0 - g.d) * row_stride + c0 * width + j0;
-            for (int64_t x = 0; x < g.w; ++x)
-              forward_dispatch<T>(count, a_row + x * sa.w + c0 * sa.c, sa.c, rows + x, row_stride,
-                                  width, channels, partial.data() + (x * g.patch + i0) * lanes,
-                                  c0 == 0);
+      const int64_t r_end = std::min<int64_t>(g.h, y0 + ys + g.d);
+      for (int64_t r = std::max<int64_t>(0, y0 - g.d); r < r_end; ++r) {
+        for (int64_t j0 = 0; j0 < offsets; j0 += J) {
+          for (int64_t v = 0; v < vectors; ++v) {
+            correlate_tile<T, Y, J>(rows_a.data() + y0 * a_row + v * lanes, a_row, span,
+                                    rows_b.data() + r * b_row + v * lanes + j0, width, g.channels,
+                                    acc);
+            for (int yy = 0; yy < ys; ++yy) {
+              const int64_t i = r - y0 - yy + g.d;
+              if (i < 0 || i >= g.patch) continue;
+              for (int jj = 0; jj < J && j0 + jj < g.patch; ++jj)
+                std::memcpy(tile.data() + (yy * cells + i * g.patch + j0 + jj) * span + v * lanes,
+                            &acc[yy][jj], sizeof(Vec<T>));
+            }
           }
         }
-        const int64_t valid = std::min<int64_t>(lanes, g.patch - j0);
-        for (int64_t x = 0; x < g.w; ++x)
-          for (int64_t i = i_begin; i < i_end; ++i)
-            store(out_row + x * cells + i * g.patch + j0,
-                  load(partial.data() + (x * g.patch + i) * lanes), valid);
+      }
+      for (int64_t yy = 0; yy < ys; ++yy) {
+        const int64_t y = y0 + yy, i_begin = g.first_row(y), i_end = g.end_row(y);
+        const T* src = tile.data() + yy * cells * span;
+        for (int64_t x = 0; x < g.w; ++x) {
+          T* dst = out + g.pixel(k, y, x) * cells;
+          std::fill(dst, dst + i_begin * g.patch, T(0));
+          for (int64_t cell = i_begin * g.patch; cell < i_end * g.patch; ++cell)
+            dst[cell] = src[cell * span + x];
+          std::fill(dst + i_end * g.patch, dst + cells, T(0));
+        }
       }
     }
   });
@@ -154,13 +157,15 @@ class PaddedImage {
   std::vector<T> data_;
 };
 
-// One block of the transposed products for output row y of one image:
+// One block of the transposed products for output row y of one image, into `row` (W, padded C):
 //   acc[x][c] = sum_i sum_t grad(i, t, x) * other[oy(i), t, c]
 // with, for grad_a (kFlip false): oy = y + i - d, j = t - x + d, grad at (y, x, i, j);
 // and for grad_b (kFlip true):    oy = y - i + d, j = x - t + d, grad at (oy, t, i, j).
+// Kept out of line: inlined into transposed_row, it ran 1.5x slower with GCC 12.
 template <typename T, bool kFlip>
-void transposed_block(const T* grad, const T* other, const Geometry& g, int64_t padded_channels,
-                      int64_t k, int64_t y, int64_t x0, int64_t c0, T* out) {
+__attribute__((noinline)) void transposed_block(const T* grad, const T* other, const Geometry& g,
+                                                int64_t padded_channels, int64_t k, int64_t y,
+                                                int64_t x0, int64_t c0, T* row) {
   constexpr int X = kBackwardColumns, V = kBackwardVectors;
   const int64_t lanes = kLanes<T>, cells = g.patch * g.patch;
   const int64_t xs = std::min<int64_t>(X, g.w - x0);
@@ -184,7 +189,7 @@ void transposed_block(const T* grad, const T* other, const Geometry& g, int64_t 
     }
   }
   for (int x = 0; x < xs; ++x) {
-    T* dst = out + g.pixel(k, y, x0 + x) * g.channels + c0;
+    T* dst = row + (x0 + x) * padded_channels + c0;
     for (int v = 0; v < V; ++v) {
       const int64_t remaining = g.channels - c0 - v * lanes;
       if (remaining > 0) store(dst + v * lanes, acc[x][v], std::min(lanes, remaining));
@@ -192,27 +197,84 @@ void transposed_block(const T* grad, const T* other, const Geometry& g, int64_t 
   }
 }
 
+// Row y of one image's input gradient into `row` (W, padded C).
 template <typename T, bool kFlip>
 void transposed_row(const T* grad, const T* other, const Geometry& g, int64_t padded_channels,
-                    int64_t k, int64_t y, T* out) {
+                    int64_t k, int64_t y, T* row) {
   const int64_t block = kBackwardVectors * kLanes<T>;
   for (int64_t c0 = 0; c0 < g.channels; c0 += block)
     for (int64_t x0 = 0; x0 < g.w; x0 += kBackwardColumns)
-      transposed_block<T, kFlip>(grad, other, g, padded_channels, k, y, x0, c0, out);
+      transposed_block<T, kFlip>(grad, other, g, padded_channels, k, y, x0, c0, row);
+}
+
+// Rows y_begin .. y_end - 1 of image k, held channels-last as (H * W + lanes, padded C) in `rows`,
+// into out[k, c, y, x] (strides s). Where each channel plane of out is contiguous (NCHW), blocks of
+// lanes positions x lanes channels are transposed in registers and every plane is written front to
+// back; channels-last out takes one copy per position; anything else goes element by element.
+template <typename T>
+void store_rows(const T* rows, int64_t padded_channels, const Geometry& g, int64_t k,
+                int64_t y_begin, int64_t y_end, T* out, const Strides& s) {
+  constexpr int L = static_cast<int>(kLanes<T>);
+  if (s.w != 1 || s.h != g.w) {
+    for (int64_t y = y_begin; y < y_end; ++y) {
+      for (int64_t x = 0; x < g.w; ++x) {
+        const T* src = rows + (y * g.w + x) * padded_channels;
+        T* dst = out + s.at(k, y, x);
+        if (s.c == 1) {
+          std::memcpy(dst, src, g.channels * sizeof(T));
+        } else {
+          for (int64_t c = 0; c < g.channels; ++c) dst[c * s.c] = src[c];
+        }
+      }
+    }
+    return;
+  }
+  T* plane = out + s.at(k, 0, 0);
+  const int64_t end = y_end * g.w;
+  Vec<T> block[L];
+  for (int64_t c0 = 0; c0 < g.channels; c0 += L) {
+    const int64_t cs = std::min<int64_t>(L, g.channels - c0);
+    for (int64_t p0 = y_begin * g.w; p0 < end; p0 += L) {
+      for (int l = 0; l < L; ++l) block[l] = load(rows + (p0 + l) * padded_channels + c0);
+      transpose(block);
+      for (int64_t c = 0; c < cs; ++c)
+        store(plane + (c0 + c) * s.c + p0, block[c], std::min<int64_t>(L, end - p0));
+    }
+  }
 }
 
 template <typename T>
 void backward(const T* a, const Strides& sa, const T* b, const Strides& sb, const T* grad, T* grad_a,
-              T* grad_b, const Geometry& g, int threads, bool& ok) {
+              const Strides& sga, T* grad_b, const Strides& sgb, const Geometry& g, int threads,
+              bool& ok) {
   const int64_t block = kBackwardVectors * kLanes<T>;
   const int64_t padded_channels = (g.channels + block - 1) / block * block;
+  const int64_t image_size = (g.h * g.w + kLanes<T>) * padded_channels;
   ok = parallel_ranges(g.n * g.h, threads, [&](int64_t begin, int64_t end) {
     PaddedImage<T> image_a(g, grad_b ? padded_channels : 0), image_b(g, grad_a ? padded_channels : 0);
-    for (int64_t row = begin; row < end; ++row) {
-      const int64_t k = row / g.h, y = row % g.h;
-      if (grad_a) transposed_row<T, false>(grad, image_b.load(b, sb, k), g, padded_channels, k, y, grad_a);
-      if (grad_b) transposed_row<T, true>(grad, image_a.load(a, sa, k), g, padded_channels, k, y, grad_b);
+    // This range's rows of the current image's two gradients, stored once the image is done.
+    std::vector<T> rows_a(grad_a ? image_size : 0), rows_b(grad_b ? image_size : 0);
+    int64_t image = -1, first = 0;
+    auto flush = [&](int64_t last) {
+      if (grad_a) store_rows(rows_a.data(), padded_channels, g, image, first, last, grad_a, sga);
+      if (grad_b) store_rows(rows_b.data(), padded_channels, g, image, first, last, grad_b, sgb);
+    };
+    for (int64_t unit = begin; unit < end; ++unit) {
+      const int64_t k = unit / g.h, y = unit % g.h;
+      if (k != image) {
+        if (image >= 0) flush(g.h);
+        image = k;
+        first = y;
+      }
+      const int64_t offset = y * g.w * padded_channels;
+      if (grad_a)
+        transposed_row<T, false>(grad, image_b.load(b, sb, k), g, padded_channels, k, y,
+                                 rows_a.data() + offset);
+      if (grad_b)
+        transposed_row<T, true>(grad, image_a.load(a, sa, k), g, padded_channels, k, y,
+                                rows_b.data() + offset);
     }
+    if (image >= 0) flush((end - 1) % g.h + 1);
   });
 }
 
@@ -221,9 +283,7 @@ int forward_entry(const T* a, const int64_t* a_strides, const T* b, const int64_
                   int64_t n, int64_t c, int64_t h, int64_t w, int64_t d, int threads) {
   try {
     bool ok = false;
-    const Strides sa{a_strides[0], a_strides[1], a_strides[2], a_strides[3]};
-    const Strides sb{b_strides[0], b_strides[1], b_strides[2], b_strides[3]};
-    forward(a, sa, b, sb, out, Geometry{n, c, h, w, d, 2 * d + 1}, threads, ok);
+    forward(a, strides_of(a_strides), b, strides_of(b_strides), out, Geometry{n, c, h, w, d, 2 * d + 1}, threads, ok);
     return ok ? 0 : 1;
   } catch (...) {
     return 1;
@@ -232,13 +292,13 @@ int forward_entry(const T* a, const int64_t* a_strides, const T* b, const int64_
 
 template <typename T>
 int backward_entry(const T* a, const int64_t* a_strides, const T* b, const int64_t* b_strides,
-                   const T* grad, T* grad_a, T* grad_b, int64_t n, int64_t c, int64_t h, int64_t w,
+                   const T* grad, T* grad_a, const int64_t* grad_a_strides, T* grad_b,
+                   const int64_t* grad_b_strides, int64_t n, int64_t c, int64_t h, int64_t w,
                    int64_t d, int threads) {
   try {
     bool ok = false;
-    const Strides sa{a_strides[0], a_strides[1], a_strides[2], a_strides[3]};
-    const Strides sb{b_strides[0], b_strides[1], b_strides[2], b_strides[3]};
-    backward(a, sa, b, sb, grad, grad_a, grad_b, Geometry{n, c, h, w, d, 2 * d + 1}, threads, ok);
+    backward(a, strides_of(a_strides), b, strides_of(b_strides), grad, grad_a,
+             strides_of(grad_a_strides), grad_b, strides_of(grad_b_strides), Geometry{n, c, h, w, d, 2 * d + 1}, threads, ok);
     return ok ? 0 : 1;
   } catch (...) {
     return 1;
@@ -247,7 +307,8 @@ int backward_entry(const T* a, const int64_t* a_strides, const T* b, const int64
 
 }  // namespace
 
-// Strides are four element counts for (N, C, H, W). grad_a or grad_b may be null (not wanted).
+// Strides are four element counts for (N, C, H, W). grad_a or grad_b may be null (not wanted), with
+// null strides.
 // Every function returns 0 on success and 1 if a worker failed (out of memory).
 extern "C" {
 
@@ -265,16 +326,20 @@ int msnet_correlation_forward_f64(const double* a, const int64_t* a_strides, con
 
 int msnet_correlation_backward_f32(const float* a, const int64_t* a_strides, const float* b,
                                    const int64_t* b_strides, const float* grad, float* grad_a,
-                                   float* grad_b, int64_t n, int64_t c, int64_t h, int64_t w,
-                                   int64_t d, int threads) {
-  return backward_entry(a, a_strides, b, b_strides, grad, grad_a, grad_b, n, c, h, w, d, threads);
+                                   const int64_t* grad_a_strides, float* grad_b,
+                                   const int64_t* grad_b_strides, int64_t n, int64_t c, int64_t h,
+                                   int64_t w, int64_t d, int threads) {
+  return backward_entry(a, a_strides, b, b_strides, grad, grad_a, grad_a_strides, grad_b,
+                        grad_b_strides, n, c, h, w, d, threads);
 }
 
 int msnet_correlation_backward_f64(const double* a, const int64_t* a_strides, const double* b,
                                    const int64_t* b_strides, const double* grad, double* grad_a,
-                                   double* grad_b, int64_t n, int64_t c, int64_t h, int64_t w,
-                                   int64_t d, int threads) {
-  return backward_entry(a, a_strides, b, b_strides, grad, grad_a, grad_b, n, c, h, w, d, threads);
+                                   const int64_t* grad_a_strides, double* grad_b,
+                                   const int64_t* grad_b_strides, int64_t n, int64_t c, int64_t h,
+                                   int64_t w, int64_t d, int threads) {
+  return backward_entry(a, a_strides, b, b_strides, grad, grad_a, grad_a_strides, grad_b,
+                        grad_b_strides, n, c, h, w, d, threads);
 }
 
 }  // extern "C"

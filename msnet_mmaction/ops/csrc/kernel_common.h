@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstring>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #ifdef __AVX512F__
@@ -56,6 +57,30 @@ inline void store(T* p, const Vec<T>& v, int64_t lanes) {
 #else
   for (int64_t l = 0; l < lanes; ++l) p[l] = v[l];
 #endif
+}
+
+// Transpose of an L x L block held as L vectors of L lanes: m[r][l] becomes m[l][r]. Stage B swaps
+// the off-diagonal B x B sub-blocks of every 2B x 2B block, one two-vector shuffle per vector.
+template <int B, int L, bool kSecond>
+constexpr int stage_lane(int lane) {
+  if (kSecond) return (lane & B) ? L + lane : lane + B;
+  return (lane & B) ? L + lane - B : lane;
+}
+
+template <int B, bool kSecond, typename V, std::size_t... Is>
+inline void shuffle_stage(const V& lo, const V& hi, V& out, std::index_sequence<Is...>) {
+  out = __builtin_shufflevector(lo, hi, stage_lane<B, sizeof...(Is), kSecond>(Is)...);
+}
+
+template <typename V, int L, int B = L / 2>
+inline void transpose(V (&m)[L]) {
+  for (int r = 0; r < L; ++r) {
+    if (r & B) continue;
+    const V lo = m[r], hi = m[r + B];
+    shuffle_stage<B, false>(lo, hi, m[r], std::make_index_sequence<L>{});
+    shuffle_stage<B, true>(lo, hi, m[r + B], std::make_index_sequence<L>{});
+  }
+  if constexpr (B > 1) transpose<V, L, B / 2>(m);
 }
 
 // The OpenMP runtime PyTorch runs on, once msnet_use_openmp (parallel.cpp) was given its entry

@@ -192,3 +192,21 @@ def test_bf16_autocast_is_finite_and_trains():
     out.float().square().mean().backward()
     assert torch.isfinite(out.float()).all() and torch.isfinite(x.grad).all()
     assert module.reduction[0].weight.grad is not None
+
+
+@pytest.mark.parametrize('amp, grad', [(False, False), (True, False), (True, True)])
+def test_transformation_runs_channels_last_only_for_bfloat16_inference(amp, grad):
+    """The layout choice of ``MotionSqueeze.forward``: channels-last convolutions for bfloat16
+    features (those of a network under CPU autocast) without autograd, NCHW otherwise, and an
+    output laid out like the input either way."""
+    module = MotionSqueeze(in_channels=16, num_segments=3, max_displacement=2).eval()
+    seen = []
+    module.transform[0][0].register_forward_pre_hook(lambda _, args: seen.append(args[0]))
+    x = torch.randn(6, 16, 8, 8, dtype=torch.bfloat16 if amp else torch.float32)
+    with torch.set_grad_enabled(grad), torch.autocast('cpu', dtype=torch.bfloat16, enabled=amp):
+        out = module(x)
+    channels_last = amp and not grad
+    assert seen[0].dtype == x.dtype
+    assert seen[0].is_contiguous(memory_format=torch.channels_last) == channels_last
+    assert seen[0].is_contiguous() != channels_last
+    assert out.is_contiguous() and out.shape == x.shape

@@ -119,8 +119,16 @@ class MotionSqueeze(BaseModule):
         """
         maps = self.estimate(x)
         features = torch.cat(self._selected(maps), dim=2)  # (N, T - 1, c, H, W)
-        features = torch.cat((features, features[:, -1:]), dim=1).flatten(0, 1)
-        out = x + self.transform(features.to(x.dtype))
+        features = torch.cat((features, features[:, -1:]), dim=1).flatten(0, 1).to(x.dtype)
+        if (features.device.type == 'cpu' and features.dtype == torch.bfloat16
+                and not torch.is_grad_enabled()):
+            # Inference in bfloat16 (a network under CPU autocast): the transformation's
+            # convolutions ran 2.3x faster channels-last, as oneDNN skips its layout reorders.
+            # Measured against NCHW with MSNet-R50: inference 1.2 % faster, but training steps
+            # 1.5 % slower (backward); in float32 adding the channels-last result to NCHW ``x``
+            # cost what the convolutions saved. CUDA: not measured.
+            features = features.contiguous(memory_format=torch.channels_last)
+        out = x + self.transform(features)
         return (out, maps) if return_maps else out
 
     def estimate(self, x: Tensor) -> MotionMaps:

@@ -24,28 +24,31 @@ LOGIT_RANGE = 64.0
 
 
 class _WindowedSoftmax(torch.autograd.Function):
-    """``softmax(scores * outer(rows, cols))`` over the last dim, saving only its output.
+    """``softmax(max(relu(scores) * outer(rows, cols), floor))`` over the last dim.
 
-    ``scores`` is (..., P*P); ``rows`` and ``cols`` (..., P) are the separable window factors and
-    carry no gradient. ``peak`` (..., 1) is a lower bound of each row's largest logit; logits
-    under ``peak - LOGIT_RANGE`` are raised to it. Autograd would keep the (..., P*P) window for
-    the backward pass; here it is rebuilt from its factors, which saves one correlation-sized
-    tensor per module in training. The backward is the softmax's.
+    ``scores`` (..., P*P) is the raw correlation; ``rows`` and ``cols`` (..., P) are the separable
+    window factors, positive and without gradient; ``floor`` (..., 1) is at least 0. With a
+    positive window the ReLU and the floor are one clamp of ``scores * window``. For the backward
+    pass it keeps the output and a boolean mask of the logits above the floor (the only ones with a
+    gradient), not the rectified scores and the window that autograd would keep: in training that
+    saves about 1.75 correlation-sized float32 tensors per module. The window is rebuilt from its
+    factors.
     """
 
     @staticmethod
-    def forward(ctx, scores: Tensor, rows: Tensor, cols: Tensor, peak: Tensor) -> Tensor:
-        logits = (scores * _outer(rows, cols)).clamp_(min=peak - LOGIT_RANGE)
-        weights = torch.softmax(logits, dim=-1)
-        ctx.save_for_backward(weights, rows, cols)
+    def forward(ctx, scores: Tensor, rows: Tensor, cols: Tensor, floor: Tensor) -> Tensor:
+        logits = scores * _outer(rows, cols)
+        above = logits > floor
+        weights = torch.softmax(logits.clamp_(min=floor), dim=-1)
+        ctx.save_for_backward(weights, rows, cols, above)
         return weights
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad: Tensor):
-        weights, rows, cols = ctx.saved_tensors
+        weights, rows, cols, above = ctx.saved_tensors
         grad_logits = weights * (grad - (grad * weights).sum(-1, keepdim=True))
-        return grad_logits * _outer(rows, cols), None, None, None
+        return grad_logits.mul_(_outer(rows, cols)).mul_(above), None, None, None
 
 
 def _outer(rows: Tensor, cols: Tensor) -> Tensor:
@@ -80,14 +83,17 @@ def kernel_soft_argmax(correlation: Tensor,
     if k != patch * patch:
         raise ValueError(f'correlation has {k} channels, expected {patch * patch} for '
                          f'max_displacement={max_displacement}')
-    scores = F.relu(correlation.permute(0, 2, 3, 1).float())  # (N, H, W, P*P)
+    scores = correlation.permute(0, 2, 3, 1).float()  # (N, H, W, P*P), not yet rectified
     confidence, index = scores.max(dim=-1)
+    # The rectified maximum. Where no score is positive all logits are 0 and the window, centred on
+    # the raw arg-max, has no effect.
+    confidence = F.relu(confidence)
     steps = torch.arange(patch, dtype=torch.float32, device=scores.device)
     gauss_i = torch.exp(-(steps - torch.div(index, patch, rounding_mode='floor')[..., None])**2 /
                         (2 * sigma**2))
     gauss_j = torch.exp(-(steps - (index % patch)[..., None])**2 / (2 * sigma**2))
-    # The window is 1 at the arg-max, so temperature * confidence is a logit of every row.
-    peak = temperature * confidence.unsqueeze(-1)
-    weights = _WindowedSoftmax.apply(scores, temperature * gauss_i, gauss_j, peak)
+    # The window is 1 at the arg-max, so temperature * confidence is the largest logit of each row.
+    floor = F.relu(temperature * confidence.unsqueeze(-1) - LOGIT_RANGE)
+    weights = _WindowedSoftmax.apply(scores, temperature * gauss_i, gauss_j, floor)
     displacement = weights @ displacement_grid(max_displacement, scores.device)  # (N, H, W, 2)
     return displacement.permute(0, 3, 1, 2), confidence.unsqueeze(1)

@@ -38,9 +38,10 @@ class _WindowedSoftmax(torch.autograd.Function):
     @staticmethod
     def forward(ctx, scores: Tensor, rows: Tensor, cols: Tensor, floor: Tensor) -> Tensor:
         logits = scores * _outer(rows, cols)
-        above = logits > floor
+        above = logits > floor if ctx.needs_input_grad[0] else None
         weights = torch.softmax(logits.clamp_(min=floor), dim=-1)
-        ctx.save_for_backward(weights, rows, cols, above)
+        if above is not None:
+            ctx.save_for_backward(weights, rows, cols, above)
         return weights
 
     @staticmethod

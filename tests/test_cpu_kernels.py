@@ -7,6 +7,7 @@ import shutil
 import stat
 import sys
 import zipfile
+from functools import partial
 
 import pytest
 import torch
@@ -23,8 +24,14 @@ def backward_name(out: torch.Tensor) -> str:
 
 
 def values_and_grads(a, b, d=7, implementation='auto', seed=0):
+    return values_and_grads_of(partial(local_correlation, implementation=implementation), a, b, d,
+                               seed)
+
+
+def values_and_grads_of(correlate, a, b, d, seed=0):
+    """Output of ``correlate(a, b, d)`` and the gradients of its sum against seeded weights."""
     a, b = a.detach().requires_grad_(), b.detach().requires_grad_()
-    out = local_correlation(a, b, d, implementation=implementation)
+    out = correlate(a, b, d)
     weights = torch.randn(out.shape, generator=torch.Generator().manual_seed(seed), dtype=out.dtype)
     grads = torch.autograd.grad((out * weights).sum(), (a, b))
     return out.detach(), *grads
@@ -104,16 +111,10 @@ def test_maps_smaller_than_a_tile_or_the_window_match_unfold(shape, d):
     the map: values and gradients agree with the independent unfold formulation."""
     torch.manual_seed(3)
     a, b = torch.randn(shape, dtype=torch.float64), torch.randn(shape, dtype=torch.float64)
-    reference = []
-    for fn in (local_correlation, correlation_unfold):
-        x, y = a.clone().requires_grad_(), b.clone().requires_grad_()
-        out = fn(x, y, d)
-        weights = torch.randn(out.shape, generator=torch.Generator().manual_seed(0),
-                              dtype=out.dtype)
-        reference.append((out.detach(), *torch.autograd.grad((out * weights).sum(), (x, y))))
     assert backward_name(local_correlation(a.requires_grad_(), b, d)) == \
         'CompiledCorrelationBackward'
-    for ours, expected in zip(*reference):
+    reference = values_and_grads_of(correlation_unfold, a, b, d)
+    for ours, expected in zip(values_and_grads(a, b, d), reference):
         torch.testing.assert_close(ours, expected, rtol=1e-12, atol=1e-12)
 
 

@@ -1,6 +1,6 @@
-"""The compiled CPU correlation kernel and its library: that it is built and used, agrees with the
-PyTorch path, is deterministic, is cached per source and machine, and falls back when it cannot be
-built."""
+"""The compiled CPU correlation kernel and the library of compiled kernels: that it is built and
+used, agrees with the PyTorch path, is deterministic, is cached per source and machine, and falls
+back when it cannot be built (the soft-argmax kernel's own tests are in test_soft_argmax.py)."""
 import os
 import platform
 import shutil
@@ -11,11 +11,14 @@ from functools import partial
 
 import pytest
 import torch
+import torch.nn.functional as F
 from conftest import REPO, run
 
 from msnet_mmaction.analysis import correlation_unfold
 from msnet_mmaction.models import MotionSqueeze
-from msnet_mmaction.ops import cpu_library, correlation_cpu, local_correlation
+from msnet_mmaction.ops import (cpu_library, correlation_cpu, kernel_soft_argmax, local_correlation,
+                                soft_argmax_cpu)
+from msnet_mmaction.ops.soft_argmax import LOGIT_RANGE
 
 
 def backward_name(out: torch.Tensor) -> str:
@@ -215,7 +218,8 @@ def test_the_wheel_ships_the_kernel_sources(tmp_path):
 
 @pytest.mark.skipif(platform.machine() != 'x86_64', reason='x86-64 instruction-set levels')
 def test_the_build_without_avx512_agrees(tmp_path, monkeypatch):
-    """Machines without AVX-512 compile the portable store path; it must give the same results."""
+    """Machines without AVX-512 compile the portable load and store paths; they must give the same
+    results."""
     flags = tuple('-march=x86-64-v3' if f == '-march=native' else f for f in cpu_library.FLAGS)
     monkeypatch.setattr(cpu_library, 'FLAGS', flags)
     library = cpu_library.CpuLibrary(cpu_library.build(cpu_library._compiler(), tmp_path))
@@ -232,3 +236,12 @@ def test_the_build_without_avx512_agrees(tmp_path, monkeypatch):
         got = (out.permute(0, 3, 1, 2), grad_a, grad_b)
         for ours, reference in zip(got, expected):
             torch.testing.assert_close(ours, reference, rtol=1e-5, atol=1e-4)
+    # The soft-argmax, over rows of 7 and (d = 9) of 19 offsets: masked loads and selects.
+    kernel = soft_argmax_cpu.SoftArgmaxKernel(library)
+    for d in (3, 9):
+        volume = local_correlation(*F.normalize(torch.randn(2, 2, 8, 6, 5), dim=2), d)
+        u_v, confidence = kernel(volume.permute(0, 2, 3, 1).contiguous(), d, 5.0, 100.0,
+                                 LOGIT_RANGE)
+        expected_u_v, expected_confidence = kernel_soft_argmax(volume, d, implementation='pytorch')
+        torch.testing.assert_close(u_v, expected_u_v, rtol=0, atol=1e-6)
+        assert torch.equal(confidence, expected_confidence)

@@ -1,13 +1,12 @@
-"""MotionSqueeze: known motion, spec sizes, temporal pairing and input checks."""
+"""MotionSqueeze: known motion, spec sizes, temporal pairing and input checks (the soft-argmax op
+has its own tests in test_soft_argmax.py)."""
 import re
 
 import pytest
 import torch
-import torch.nn.functional as F
 from conftest import REPO
 
 from msnet_mmaction.models import MotionSqueeze
-from msnet_mmaction.ops import kernel_soft_argmax
 
 
 def identity_module(channels: int, num_segments: int, d: int = 3) -> MotionSqueeze:
@@ -41,77 +40,6 @@ def test_known_translation_gives_displacement(dx, dy):
     assert torch.allclose(u, torch.full_like(u, dx / d), atol=0.05)
     assert torch.allclose(v, torch.full_like(v, dy / d), atol=0.05)
     assert maps.confidence[:, :, 0][interior].min() > 0.99
-
-
-def test_soft_argmax_matches_direct_formula():
-    torch.manual_seed(3)
-    d, p = 2, 5
-    corr = torch.randn(2, p * p, 4, 3)
-    corr[1, :, 0, 0] = -1  # nothing positive: confidence 0, uniform weights
-    u_v, conf = kernel_soft_argmax(corr, d, sigma=1.5, temperature=7.0)
-    for n in range(2):
-        for y in range(4):
-            for x in range(3):
-                s = F.relu(corr[n, :, y, x]).view(p, p)
-                k = int(torch.argmax(s))
-                i0, j0 = divmod(k, p)
-                ii, jj = torch.meshgrid(torch.arange(p), torch.arange(p), indexing='ij')
-                g = torch.exp(-((jj - j0)**2 + (ii - i0)**2) / (2 * 1.5**2))
-                w = torch.softmax((7.0 * s * g).flatten(), 0).view(p, p)
-                assert u_v[n, 0, y, x] == pytest.approx(float((w * (jj - d)).sum() / d), abs=1e-5)
-                assert u_v[n, 1, y, x] == pytest.approx(float((w * (ii - d)).sum() / d), abs=1e-5)
-                assert conf[n, 0, y, x] == pytest.approx(float(s.max()))
-
-
-def test_soft_argmax_gradients_match_plain_autograd():
-    torch.manual_seed(4)
-    d, p, sigma, temperature = 2, 5, 1.5, 7.0
-    corr = torch.randn(2, p * p, 4, 3).requires_grad_()
-    u_v, conf = kernel_soft_argmax(corr, d, sigma=sigma, temperature=temperature)
-    probe_uv, probe_conf = torch.randn_like(u_v), torch.randn_like(conf)
-    grad, = torch.autograd.grad((u_v * probe_uv).sum() + (conf * probe_conf).sum(), corr)
-
-    scores = F.relu(corr).permute(0, 2, 3, 1)
-    peak = scores.argmax(-1, keepdim=True)
-    ii, jj = torch.meshgrid(torch.arange(p), torch.arange(p), indexing='ij')
-    ii, jj = ii.flatten(), jj.flatten()
-    window = torch.exp(-((ii - peak // p)**2 + (jj - peak % p)**2) / (2 * sigma**2))
-    weights = torch.softmax(temperature * scores * window, -1)
-    u = (weights * (jj - d)).sum(-1) / d
-    v = (weights * (ii - d)).sum(-1) / d
-    reference = torch.stack((u, v), 1)
-    expected, = torch.autograd.grad((reference * probe_uv).sum() +
-                                    (scores.amax(-1).unsqueeze(1) * probe_conf).sum(), corr)
-    torch.testing.assert_close(grad, expected, atol=1e-5, rtol=1e-4)
-
-
-def test_confident_peak_stays_out_of_subnormals():
-    """A correlation near 1 among ReLU'd zeros puts the other logits about 95 below the peak at
-    temperature 100. Their weights, e**-95, would be float32 subnormals, on which x86 CPUs compute
-    about 100x slower; the outputs and gradients must match float64 without producing any."""
-    d, p, sigma, temperature = 7, 15, 5.0, 100.0
-    corr = torch.zeros(2, p * p, 3, 4, dtype=torch.float64)
-    corr[0, 40], corr[1, 200], corr[1, 30] = 0.95, 0.97, 0.2
-    probe = torch.randn(2, 2, 3, 4, dtype=torch.float64)
-
-    def direct(volume):
-        scores = volume.permute(0, 2, 3, 1)
-        peak = scores.argmax(-1, keepdim=True)
-        ii, jj = (t.flatten() for t in torch.meshgrid(torch.arange(p), torch.arange(p), indexing='ij'))
-        window = torch.exp(-((ii - peak // p)**2 + (jj - peak % p)**2) / (2 * sigma**2))
-        weights = torch.softmax(temperature * scores * window, -1)
-        return torch.stack(((weights * (jj - d)).sum(-1), (weights * (ii - d)).sum(-1)), 1) / d
-
-    ours = corr.float().requires_grad_()
-    u_v, _ = kernel_soft_argmax(ours, d, sigma, temperature)
-    grad, = torch.autograd.grad((u_v * probe.float()).sum(), ours)
-    reference = corr.clone().requires_grad_()
-    expected, = torch.autograd.grad((direct(reference) * probe).sum(), reference)
-    tiny = torch.finfo(torch.float32).tiny
-    for tensor in (u_v, grad):
-        assert not ((tensor != 0) & (tensor.abs() < tiny)).any()
-    torch.testing.assert_close(u_v.double(), direct(corr), atol=1e-6, rtol=0)
-    torch.testing.assert_close(grad.double(), expected, atol=1e-6, rtol=0)
 
 
 def _official_parameter_counts():

@@ -6,6 +6,8 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
+from .soft_argmax_cpu import compiled_kernel_for
+
 
 def displacement_grid(max_displacement: int, device=None) -> Tensor:
     """Normalised offsets of every displacement index, shape (P*P, 2) as (u, v) = (dx/d, dy/d)."""
@@ -60,7 +62,9 @@ def _outer(rows: Tensor, cols: Tensor) -> Tensor:
 def kernel_soft_argmax(correlation: Tensor,
                        max_displacement: int,
                        sigma: float = 5.0,
-                       temperature: float = 100.0) -> Tuple[Tensor, Tensor]:
+                       temperature: float = 100.0,
+                       *,
+                       implementation: str = 'auto') -> Tuple[Tensor, Tensor]:
     """Estimate displacement and confidence from a correlation volume.
 
     Negative correlations are set to zero first (ReLU), as MotionSqueeze does. A Gaussian window
@@ -74,6 +78,11 @@ def kernel_soft_argmax(correlation: Tensor,
         max_displacement (int): ``d``.
         sigma (float): Std of the Gaussian window in grid steps. Defaults to 5.
         temperature (float): Softmax temperature (multiplier). Defaults to 100.
+        implementation (str): ``'auto'`` runs the compiled CPU kernel
+            (:mod:`~msnet_mmaction.ops.soft_argmax_cpu`) where no gradient is needed (inference)
+            on CPU tensors outside tracing and compilation, and the pure-PyTorch path otherwise;
+            ``'pytorch'`` always runs the pure-PyTorch path. Both give the same values up to
+            floating-point rounding. Defaults to ``'auto'``.
 
     Returns:
         tuple[Tensor, Tensor]: displacement (N, 2, H, W) with channels (u, v) in [-1, 1], and
@@ -84,7 +93,14 @@ def kernel_soft_argmax(correlation: Tensor,
     if k != patch * patch:
         raise ValueError(f'correlation has {k} channels, expected {patch * patch} for '
                          f'max_displacement={max_displacement}')
+    if sigma <= 0 or temperature <= 0:
+        raise ValueError(f'sigma and temperature must be positive, got {sigma} and {temperature}')
+    if implementation not in ('auto', 'pytorch'):
+        raise ValueError(f"implementation must be 'auto' or 'pytorch', got {implementation!r}")
     scores = correlation.permute(0, 2, 3, 1).float()  # (N, H, W, P*P), not yet rectified
+    kernel = compiled_kernel_for(scores) if implementation == 'auto' else None
+    if kernel is not None:
+        return kernel(scores.contiguous(), max_displacement, sigma, temperature, LOGIT_RANGE)
     confidence, index = scores.max(dim=-1)
     # The rectified maximum. Where no score is positive all logits are 0 and the window, centred on
     # the raw arg-max, has no effect.

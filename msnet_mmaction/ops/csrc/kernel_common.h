@@ -45,6 +45,25 @@ inline Vec<T> load(const T* p) {
   return v;
 }
 
+// The first `lanes` elements at p, zero in the other lanes; nothing past them is read.
+template <typename T>
+inline Vec<T> load(const T* p, int64_t lanes) {
+#ifdef __AVX512F__
+  const unsigned mask = (1u << lanes) - 1u;
+  if constexpr (sizeof(T) == 4) {
+    const __m512 v = _mm512_maskz_loadu_ps(static_cast<__mmask16>(mask), p);
+    return reinterpret_cast<const Vec<T>&>(v);
+  } else {
+    const __m512d v = _mm512_maskz_loadu_pd(static_cast<__mmask8>(mask), p);
+    return reinterpret_cast<const Vec<T>&>(v);
+  }
+#else
+  Vec<T> v{};
+  std::memcpy(&v, p, lanes * sizeof(T));
+  return v;
+#endif
+}
+
 // Store the first `lanes` elements of v.
 template <typename T>
 inline void store(T* p, const Vec<T>& v, int64_t lanes) {

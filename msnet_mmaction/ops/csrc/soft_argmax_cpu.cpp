@@ -39,11 +39,11 @@ inline float sum_lanes(FloatVec v) {
   return total;
 }
 
-// e^x for x <= 0, to about 2 ulp; x below -87 counts as -87. Cody-Waite reduction x = n ln2 + r
-// with |r| <= ln2 / 2, a degree-6 polynomial for e^r (the Cephes expf coefficients), and 2^n added
-// to the exponent bits.
+// e^x for x <= 0, to about 2 ulp; x below -80 counts as -80, so that 2^n stays a normal float.
+// Cody-Waite reduction x = n ln2 + r with |r| <= ln2 / 2, a degree-6 polynomial for e^r (the
+// Cephes expf coefficients), and n added to the exponent bits.
 inline FloatVec exp_nonpositive(FloatVec x) {
-  x = select(x < -87.0f, splat(-87.0f), x);
+  x = select(x < -80.0f, splat(-80.0f), x);
   const FloatVec magic = splat(12582912.0f);  // 1.5 * 2^23: adding it rounds to an integer
   const FloatVec n = (x * 1.44269504088896341f + magic) - magic;
   const FloatVec r = (x - n * 0.693359375f) + n * 2.12194440e-4f;

@@ -3,14 +3,13 @@
 The kernel is ``csrc/correlation_cpu.cpp``, built and loaded by :mod:`.cpu_library`.
 """
 import ctypes
-import functools
 from typing import Optional
 
 import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from .cpu_library import CpuLibrary, check, cpu_library, usable
+from .cpu_library import CpuLibrary, check, kernel_of, usable
 
 DTYPES = {torch.float32: 'f32', torch.float64: 'f64'}
 
@@ -52,13 +51,7 @@ def _tensor_args(x: Optional[Tensor]) -> tuple:
 
 def cpu_kernel() -> Optional[CorrelationKernel]:
     """The compiled correlation; None where the compiled kernels are off or unavailable."""
-    library = cpu_library()
-    return None if library is None else _kernel_of(library)
-
-
-@functools.lru_cache(maxsize=None)
-def _kernel_of(library: CpuLibrary) -> CorrelationKernel:
-    return CorrelationKernel(library)
+    return kernel_of(CorrelationKernel)
 
 
 def compiled_kernel_for(a: Tensor, dilation: int) -> Optional[CorrelationKernel]:

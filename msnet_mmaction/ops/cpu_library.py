@@ -17,6 +17,7 @@ Where no compiler is found or the build fails, :func:`cpu_library` warns once an
 the pure-PyTorch paths run instead. ``MSNET_MMACTION_CPU_KERNEL=0`` turns the compiled paths off.
 """
 import ctypes
+import functools
 import hashlib
 import os
 import platform
@@ -27,7 +28,7 @@ import tempfile
 import threading
 import warnings
 from pathlib import Path
-from typing import List, Optional
+from typing import Callable, List, Optional, TypeVar
 
 import torch
 
@@ -158,6 +159,21 @@ def cpu_library() -> Optional[CpuLibrary]:
         if directory not in _loaded:
             _loaded[directory] = _load(directory)
         return _loaded[directory]
+
+
+Kernel = TypeVar('Kernel')
+
+
+def kernel_of(wrapper: Callable[[CpuLibrary], Kernel]) -> Optional[Kernel]:
+    """``wrapper(library)`` for the compiled library, made once per library; None where the
+    compiled kernels are off or unavailable."""
+    library = cpu_library()
+    return None if library is None else _wrapped(wrapper, library)
+
+
+@functools.lru_cache(maxsize=None)
+def _wrapped(wrapper: Callable[[CpuLibrary], Kernel], library: CpuLibrary) -> Kernel:
+    return wrapper(library)
 
 
 def _load(directory: Path) -> Optional[CpuLibrary]:

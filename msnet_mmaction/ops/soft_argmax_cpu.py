@@ -5,13 +5,12 @@ correlation volume once and forms no volume-sized temporaries. It has no backwar
 volume needs a gradient, the PyTorch path runs.
 """
 import ctypes
-import functools
 from typing import Optional, Tuple
 
 import torch
 from torch import Tensor
 
-from .cpu_library import CpuLibrary, check, cpu_library, usable
+from .cpu_library import CpuLibrary, check, kernel_of, usable
 
 
 class SoftArgmaxKernel:
@@ -37,13 +36,7 @@ class SoftArgmaxKernel:
 
 def cpu_kernel() -> Optional[SoftArgmaxKernel]:
     """The compiled soft-argmax; None where the compiled kernels are off or unavailable."""
-    library = cpu_library()
-    return None if library is None else _kernel_of(library)
-
-
-@functools.lru_cache(maxsize=None)
-def _kernel_of(library: CpuLibrary) -> SoftArgmaxKernel:
-    return SoftArgmaxKernel(library)
+    return kernel_of(SoftArgmaxKernel)
 
 
 def compiled_kernel_for(scores: Tensor) -> Optional[SoftArgmaxKernel]:

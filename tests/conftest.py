@@ -5,9 +5,16 @@ import sys
 from typing import Dict, List, Optional
 
 import pytest
-from mmengine.registry import init_default_scope
+import torch
 
-import msnet_mmaction  # noqa: F401
+# Without a GPU, Triton (where installed) runs kernels in its interpreter, on CPU tensors: that is
+# how tests/test_triton_kernels.py checks the CUDA paths' kernels here. Set before Triton loads.
+if not torch.cuda.is_available():
+    os.environ.setdefault('TRITON_INTERPRET', '1')
+
+from mmengine.registry import init_default_scope  # noqa: E402
+
+import msnet_mmaction  # noqa: F401,E402
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 MSNET_CONFIG = osp.join(REPO, 'configs', 'msnet_r18_8f_synthetic-motion.py')

@@ -8,7 +8,7 @@ import pytest
 import torch
 from conftest import MSNET_CONFIG, python
 
-from msnet_mmaction.compat import drn
+from msnet_mmaction.compat import drn, multimodal
 
 
 def test_mmaction_models_imports_and_drn_explains():
@@ -36,6 +36,47 @@ def test_drn_placeholder_leaves_source_installs_alone(tmp_path, monkeypatch):
     monkeypatch.delitem(drn.sys.modules, drn.DRN_MODULE, raising=False)
     assert not drn.drn_is_missing()
     assert not drn.install_drn_placeholder()
+
+
+def fake_transformers(root, version: str) -> str:
+    """A folder holding a stand-in transformers distribution of ``version``, none of whose modules
+    VindLU imports exist."""
+    (root / 'transformers').mkdir()
+    (root / 'transformers' / '__init__.py').write_text(f'__version__ = {version!r}\n')
+    (root / f'transformers-{version}.dist-info').mkdir()
+    (root / f'transformers-{version}.dist-info' / 'METADATA').write_text(
+        f'Metadata-Version: 2.1\nName: transformers\nVersion: {version}\n')
+    return str(root)
+
+
+def test_mmaction_models_imports_beside_transformers_5(tmp_path):
+    """mmaction2 1.2.0 imports VindLU for any transformers >= 4.28; VindLU fails to import under
+    transformers 5 (seen with 5.17 on a CUDA image), so the plugin turns the switch off."""
+    script = (f'import sys; sys.path.insert(0, {fake_transformers(tmp_path, "5.17.0")!r})\n'
+              'from mmaction.utils import dependency\n'
+              'print("mmaction would import VindLU:", dependency.WITH_MULTIMODAL)\n'
+              'import msnet_mmaction, mmaction.models\n'
+              'from mmaction.registry import MODELS\n'
+              'try:\n'
+              '    MODELS.build(dict(type="VindLUVQA"))\n'
+              'except ImportError as e:\n'
+              '    print("refused:", e)\n')
+    out = python('-c', script).stdout
+    assert 'mmaction would import VindLU: True' in out
+    # (MMAction2's placeholders all name the last VindLU model: a late-binding closure of theirs.)
+    assert 'refused: VindLU' in out and 'requires extra multi-modal dependencies' in out
+
+
+@pytest.mark.parametrize('version, breaks', [(None, False), ('4.46.3', False), ('5.0.0rc1', True),
+                                             ('5.17.0', True)])
+def test_multimodal_switch_is_left_alone_below_transformers_5(monkeypatch, version, breaks):
+    def installed(name):
+        if version is None:
+            raise multimodal.importlib.metadata.PackageNotFoundError(name)
+        return version
+
+    monkeypatch.setattr(multimodal.importlib.metadata, 'version', installed)
+    assert multimodal.transformers_breaks_vindlu() is breaks
 
 
 def test_importlib_metadata_stands_in_when_missing():

@@ -112,6 +112,32 @@ def test_input_errors():
         module.eval()(x)
 
 
+def test_deferred_finite_checks_raise_when_the_block_ends():
+    module = MotionSqueeze(in_channels=8, num_segments=4).eval()
+    x = torch.randn(8, 8, 5, 5)
+    x[6, 0, 2, 2] = float('inf')
+    finished = []
+    with pytest.raises(FloatingPointError, match='clip 1, frame 2'):
+        with module.deferred_finite_checks():
+            module(torch.randn(4, 8, 5, 5))
+            out = module(x)
+            finished.append(out.shape)
+    assert finished == [x.shape]  # the forward pass itself went through
+    with pytest.raises(FloatingPointError):  # an inner block leaves the check to the outer one
+        with module.deferred_finite_checks():
+            with module.deferred_finite_checks():
+                module(x)
+            finished.append('inner block ended')
+    assert finished[-1] == 'inner block ended'
+    with pytest.raises(KeyError):  # an error inside the block wins; nothing is checked after it
+        with module.deferred_finite_checks():
+            module(x)
+            raise KeyError('elsewhere')
+    module(torch.randn(4, 8, 5, 5))  # outside a block: checked at once again
+    with pytest.raises(FloatingPointError):
+        module(x)
+
+
 def test_bf16_autocast_is_finite_and_trains():
     module = MotionSqueeze(in_channels=16, num_segments=3, max_displacement=2)
     x = torch.randn(6, 16, 8, 8, requires_grad=True)

@@ -100,6 +100,8 @@ def test_bad_model_inputs_say_what_was_expected():
         x[1, 2, :, 10:20, 10:20] = float('inf')  # TSM's shifts spread it to the clip's other frames
         with pytest.raises(FloatingPointError, match=r'NaN/Inf\) in the correlation input at clip 1'):
             model.extract_feat(x)
+        with pytest.raises(FloatingPointError, match='at clip 1'):  # checked after the head ran
+            model(x, mode='tensor')
 
 
 def test_module_on_a_backbone_without_the_stage():

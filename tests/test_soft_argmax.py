@@ -139,7 +139,7 @@ def test_compiled_kernel_runs_for_cpu_float32_inference_only(monkeypatch):
     assert '_WindowedSoftmax' in str(traced.graph)
     with pytest.raises(ValueError, match='positive'):
         kernel_soft_argmax(volume, 3, sigma=0.0)
-    with pytest.raises(ValueError, match="'auto' or 'pytorch'"):
+    with pytest.raises(ValueError, match="'auto', 'pytorch' or 'triton'"):
         kernel_soft_argmax(volume, 3, implementation='cuda')
 
 

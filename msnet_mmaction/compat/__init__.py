@@ -8,17 +8,19 @@ from .checkpoint import allow_mmengine_checkpoint_globals, explain_unsafe_checkp
 from .distributed import CPUDistributedDataParallel, init_cpu_distributed
 from .drn import install_drn_placeholder
 from .metadata import install_metadata_fallbacks
+from .multimodal import skip_incompatible_multimodal
 
 
 def apply_compat() -> None:
     """Apply every compatibility fix that this installation needs."""
     install_metadata_fallbacks()
+    skip_incompatible_multimodal()
     install_drn_placeholder()
     allow_mmengine_checkpoint_globals()
 
 
 __all__ = [
     'apply_compat', 'allow_mmengine_checkpoint_globals', 'explain_unsafe_checkpoint',
-    'install_drn_placeholder', 'install_metadata_fallbacks', 'CPUDistributedDataParallel',
-    'init_cpu_distributed'
+    'install_drn_placeholder', 'install_metadata_fallbacks', 'skip_incompatible_multimodal',
+    'CPUDistributedDataParallel', 'init_cpu_distributed'
 ]

@@ -1,5 +1,6 @@
 """The MSNet recognizer: any MMAction2 2D backbone with MotionSqueeze modules inserted."""
 import copy
+from contextlib import ExitStack
 from typing import List, Optional, Union
 
 import torch.nn as nn
@@ -104,7 +105,20 @@ class MSNet(Recognizer2D):
                         f'model.motion[{index}] pairs clips of num_segments={module.num_segments} '
                         f'frames, but each sample has {inputs.shape[1]} frames; sample a multiple '
                         'of it (SampleFrames num_clips) or set the backbone\'s num_segments')
-        return super().extract_feat(inputs, **kwargs)
+        with self._deferred_finite_checks():
+            return super().extract_feat(inputs, **kwargs)
+
+    def forward(self, *args, **kwargs):
+        """``Recognizer2D.forward``; the motion modules check that their inputs were finite once it
+        has run, not between the backbone's stages (:meth:`MotionSqueeze.deferred_finite_checks`)."""
+        with self._deferred_finite_checks():
+            return super().forward(*args, **kwargs)
+
+    def _deferred_finite_checks(self) -> ExitStack:
+        checks = ExitStack()
+        for module in self.backbone.motion_modules:
+            checks.enter_context(module.deferred_finite_checks())
+        return checks
 
     @property
     def motion_modules(self) -> List[MotionSqueeze]:

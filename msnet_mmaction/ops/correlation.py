@@ -8,9 +8,10 @@ and zero where the second position falls outside the map; ``i`` indexes the vert
 the horizontal one.
 
 CPU float32/float64 tensors with dilation 1 go to the compiled kernel of
-:mod:`~msnet_mmaction.ops.correlation_cpu`. Everything else (CUDA, other dilations, tracing and
-``torch.compile``, a machine without a C++ compiler) runs the pure-PyTorch path below, one image at
-a time so temporaries stay small:
+:mod:`~msnet_mmaction.ops.correlation_cpu`, and CUDA tensors (float32, float16, bfloat16) to the
+Triton kernels of :mod:`~msnet_mmaction.ops.correlation_triton`. Everything else (other dilations
+and float64 on the CPU, tracing and ``torch.compile``, a machine without a C++ compiler or without
+Triton) runs the pure-PyTorch path below, one image at a time so temporaries stay small:
 
 * Features are put channels-last and ``b`` is zero-padded by ``r = d * s`` on every side, giving
   ``bp`` of shape (H + 2r, W + 2r, C). Rows ``y, y + s, ..., y + (P - 1) s`` of ``bp`` are one
@@ -37,6 +38,7 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from .correlation_cpu import CompiledCorrelation, compiled_kernel_for, to_channels_last
+from .triton_support import runnable_on
 
 
 def _gradient_as_nchw(grad: Optional[Tensor]) -> Optional[Tensor]:
@@ -154,6 +156,21 @@ class _LocalCorrelation(torch.autograd.Function):
         return _gradient_as_nchw(grad_a), _gradient_as_nchw(grad_b), None, None
 
 
+def _triton_correlation(a: Tensor, required: bool) -> Optional[type]:
+    """The Triton autograd function where its kernels take ``a``; None (or, if ``required``, an
+    error) otherwise."""
+    if runnable_on(a):
+        from . import correlation_triton
+        if correlation_triton.supports(a):
+            return correlation_triton.TritonCorrelation
+    if required:
+        raise RuntimeError(
+            "implementation='triton' needs Triton and a CUDA tensor (a CPU one under "
+            'TRITON_INTERPRET=1) of float32, float16 or bfloat16 with at most '
+            f'256 channels, outside tracing; got {a.dtype} {tuple(a.shape)} on {a.device}')
+    return None
+
+
 def local_correlation(a: Tensor,
                       b: Tensor,
                       max_displacement: int = 7,
@@ -169,9 +186,11 @@ def local_correlation(a: Tensor,
         dilation (int): Pixels between neighbouring grid steps. Defaults to 1.
         implementation (str): ``'auto'`` runs the compiled CPU kernel
             (:mod:`~msnet_mmaction.ops.correlation_cpu`) for float32/float64 CPU tensors with
-            dilation 1 outside tracing and compilation, and the pure-PyTorch path otherwise;
-            ``'pytorch'`` always runs the pure-PyTorch path. Both give the same values up to
-            floating-point rounding. Defaults to ``'auto'``.
+            dilation 1 and the Triton kernels (:mod:`~msnet_mmaction.ops.correlation_triton`) for
+            float32/float16/bfloat16 CUDA tensors, outside tracing and compilation, and the
+            pure-PyTorch path otherwise; ``'pytorch'`` always runs the pure-PyTorch path and
+            ``'triton'`` the Triton kernels (an error where they cannot run). All give the same
+            values up to floating-point rounding. Defaults to ``'auto'``.
 
     Returns:
         Tensor: Shape (N, (2d+1)**2, H, W), displacement index ``k = i * (2d+1) + j``, stored
@@ -186,8 +205,13 @@ def local_correlation(a: Tensor,
     if max_displacement < 0 or dilation < 1:
         raise ValueError('max_displacement must be >= 0 and dilation >= 1, got '
                          f'{max_displacement} and {dilation}')
-    if implementation not in ('auto', 'pytorch'):
-        raise ValueError(f"implementation must be 'auto' or 'pytorch', got {implementation!r}")
+    if implementation not in ('auto', 'pytorch', 'triton'):
+        raise ValueError("implementation must be 'auto', 'pytorch' or 'triton', got "
+                         f'{implementation!r}')
+    if implementation == 'triton' or (implementation == 'auto' and a.device.type == 'cuda'):
+        triton_function = _triton_correlation(a, required=implementation == 'triton')
+        if triton_function is not None:
+            return triton_function.apply(a, b, max_displacement, dilation)
     if a.device.type == 'cpu' and a.dtype in (torch.float16, torch.bfloat16):
         # CPU matrix products in half precision are slow and accumulate coarsely; the op runs in
         # float32 there and returns the input dtype.

@@ -1,5 +1,5 @@
 """Kernel soft-argmax: displacement and confidence from a local correlation volume."""
-from typing import Tuple
+from typing import Callable, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -7,6 +7,7 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from .soft_argmax_cpu import compiled_kernel_for
+from .triton_support import runnable_on
 
 
 def displacement_grid(max_displacement: int, device=None) -> Tensor:
@@ -59,6 +60,20 @@ def _outer(rows: Tensor, cols: Tensor) -> Tensor:
     return (rows[..., :, None] * cols[..., None, :]).flatten(-2)
 
 
+def _triton_kernel(scores: Tensor, required: bool) -> Optional[Callable]:
+    """The Triton soft-argmax where it takes ``scores``; None (or, if ``required``, an error)
+    otherwise."""
+    if runnable_on(scores):
+        from . import soft_argmax_triton
+        if soft_argmax_triton.supports(scores):
+            return soft_argmax_triton.TritonSoftArgmax.apply
+    if required:
+        raise RuntimeError(
+            "implementation='triton' needs Triton and a CUDA volume (a CPU one under "
+            f'TRITON_INTERPRET=1), outside tracing; got {scores.device}')
+    return None
+
+
 def kernel_soft_argmax(correlation: Tensor,
                        max_displacement: int,
                        sigma: float = 5.0,
@@ -78,11 +93,13 @@ def kernel_soft_argmax(correlation: Tensor,
         max_displacement (int): ``d``.
         sigma (float): Std of the Gaussian window in grid steps. Defaults to 5.
         temperature (float): Softmax temperature (multiplier). Defaults to 100.
-        implementation (str): ``'auto'`` runs the compiled CPU kernel
-            (:mod:`~msnet_mmaction.ops.soft_argmax_cpu`) where no gradient is needed (inference)
-            on CPU tensors outside tracing and compilation, and the pure-PyTorch path otherwise;
-            ``'pytorch'`` always runs the pure-PyTorch path. Both give the same values up to
-            floating-point rounding. Defaults to ``'auto'``.
+        implementation (str): ``'auto'`` runs, outside tracing and compilation, the Triton
+            kernels (:mod:`~msnet_mmaction.ops.soft_argmax_triton`) on CUDA tensors, the compiled
+            CPU kernel (:mod:`~msnet_mmaction.ops.soft_argmax_cpu`) on CPU tensors where no
+            gradient is needed (inference), and the pure-PyTorch path otherwise; ``'pytorch'``
+            always runs the pure-PyTorch path and ``'triton'`` the Triton kernels (an error where
+            they cannot run). All give the same values up to floating-point rounding. Defaults
+            to ``'auto'``.
 
     Returns:
         tuple[Tensor, Tensor]: displacement (N, 2, H, W) with channels (u, v) in [-1, 1], and
@@ -95,9 +112,15 @@ def kernel_soft_argmax(correlation: Tensor,
                          f'max_displacement={max_displacement}')
     if sigma <= 0 or temperature <= 0:
         raise ValueError(f'sigma and temperature must be positive, got {sigma} and {temperature}')
-    if implementation not in ('auto', 'pytorch'):
-        raise ValueError(f"implementation must be 'auto' or 'pytorch', got {implementation!r}")
+    if implementation not in ('auto', 'pytorch', 'triton'):
+        raise ValueError("implementation must be 'auto', 'pytorch' or 'triton', got "
+                         f'{implementation!r}')
     scores = correlation.permute(0, 2, 3, 1).float()  # (N, H, W, P*P), not yet rectified
+    if implementation == 'triton' or (implementation == 'auto' and scores.device.type == 'cuda'):
+        triton_kernel = _triton_kernel(scores, required=implementation == 'triton')
+        if triton_kernel is not None:
+            return triton_kernel(scores.contiguous(), max_displacement, sigma, temperature,
+                                 LOGIT_RANGE)
     kernel = compiled_kernel_for(scores) if implementation == 'auto' else None
     if kernel is not None:
         return kernel(scores.contiguous(), max_displacement, sigma, temperature, LOGIT_RANGE)

@@ -13,8 +13,8 @@ step) in a fresh process per model. Mixed precision is bfloat16 autocast on CPU 
 autocast with loss scaling on CUDA, through the optimizer wrappers that ``tools/train.py --amp``
 uses. The output gives min/median/max per model and the per-round ratios A/B.
 
-Correlation: the project's op (``ours``: the compiled CPU kernel on CPU, else the PyTorch path;
-``ours-pytorch``: the PyTorch path, which CUDA and machines without a compiler run) against an
+Correlation: the project's op (``ours``: the compiled CPU kernel on CPU, the Triton kernels on
+CUDA; ``ours-pytorch``: the PyTorch path, which runs where neither can) against an
 unfold (im2col) formulation and a full matrix product followed by a gather, at C=64, 28x28, d=7
 (MSNet-R50's shapes, batch x (T-1) pairs).
 """

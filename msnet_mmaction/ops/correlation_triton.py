@@ -1,0 +1,154 @@
+"""The Triton path of :func:`~msnet_mmaction.ops.local_correlation` (CUDA; any dilation).
+
+One program per output row ``(n, y)`` (and block of ``BLOCK_W`` columns) holds the row of ``a`` as a
+(BLOCK_W, C) tile and, for each of the P * P offsets, loads the matching shifted tile of ``b`` and
+reduces over the channels. The backward pass is one kernel run twice: the gradient for ``a`` sums
+the output gradient at the position times ``b`` at each offset; the gradient for ``b`` sums, over
+the offsets, the output gradient and ``a`` at the position the offset came from. Nothing but the
+outputs is allocated, and every sum runs in float32.
+
+Import this module only where Triton is installed (:func:`.triton_support.triton_available`).
+"""
+import torch
+import triton
+import triton.language as tl
+from torch import Tensor
+from torch.autograd.function import once_differentiable
+
+from .triton_support import block_size
+
+# A row of features is held as one (BLOCK_W, C) tile in registers; wider feature maps run the
+# PyTorch path.
+MAX_CHANNELS = 256
+
+
+@triton.jit
+def _correlation_forward(a_ptr, b_ptr, out_ptr, height, width, channels, max_displacement,
+                         dilation, a_sn, a_sc, a_sh, a_sw, b_sn, b_sc, b_sh, b_sw,
+                         BLOCK_W: tl.constexpr, BLOCK_C: tl.constexpr):
+    row = tl.program_id(0)
+    n = row // height
+    y = row % height
+    patch = 2 * max_displacement + 1
+    xs = tl.program_id(1) * BLOCK_W + tl.arange(0, BLOCK_W)
+    cs = tl.arange(0, BLOCK_C)
+    in_row = xs < width
+    in_channels = cs < channels
+    # Each lane's row, as a vector: masks mixing scalars and vectors trip Triton's interpreter.
+    ys = tl.full((BLOCK_W, ), 0, tl.int32) + y
+    a_tile = tl.load(a_ptr + n * a_sn + y * a_sh + xs[:, None] * a_sw + cs[None, :] * a_sc,
+                     mask=in_row[:, None] & in_channels[None, :], other=0.).to(tl.float32)
+    out_row = out_ptr + row * width * patch * patch + xs * patch * patch
+    for i in range(0, patch):
+        yy = ys + (i - max_displacement) * dilation
+        row_ok = (yy >= 0) & (yy < height)
+        for j in range(0, patch):
+            xx = xs + (j - max_displacement) * dilation
+            ok = in_row & (xx >= 0) & (xx < width) & row_ok
+            b_tile = tl.load(b_ptr + n * b_sn + yy[:, None] * b_sh + xx[:, None] * b_sw
+                             + cs[None, :] * b_sc,
+                             mask=ok[:, None] & in_channels[None, :], other=0.).to(tl.float32)
+            value = tl.sum(a_tile * b_tile, axis=1)
+            tl.store(out_row + i * patch + j, value.to(out_ptr.dtype.element_ty), mask=in_row)
+
+
+@triton.jit
+def _correlation_backward(grad_ptr, f_ptr, out_ptr, height, width, channels, max_displacement,
+                          dilation, f_sn, f_sc, f_sh, f_sw, o_sn, o_sc, o_sh, o_sw,
+                          FOR_SECOND: tl.constexpr, BLOCK_W: tl.constexpr, BLOCK_C: tl.constexpr):
+    """``out[n, :, y, x] = sum_ij g[n, y', x', ij] * f[n, :, y + s (i-d), x + s (j-d)]`` with
+    ``(y', x') = (y, x)`` for the first input's gradient (``f`` = b). For the second's (``f`` = a)
+    the offsets are negated and ``(y', x')`` is the shifted position."""
+    row = tl.program_id(0)
+    n = row // height
+    y = row % height
+    patch = 2 * max_displacement + 1
+    sign = -1 if FOR_SECOND else 1
+    xs = tl.program_id(1) * BLOCK_W + tl.arange(0, BLOCK_W)
+    cs = tl.arange(0, BLOCK_C)
+    in_row = xs < width
+    in_channels = cs < channels
+    ys = tl.full((BLOCK_W, ), 0, tl.int32) + y
+    acc = tl.zeros((BLOCK_W, BLOCK_C), dtype=tl.float32)
+    for i in range(0, patch):
+        yy = ys + sign * (i - max_displacement) * dilation
+        row_ok = (yy >= 0) & (yy < height)
+        for j in range(0, patch):
+            xx = xs + sign * (j - max_displacement) * dilation
+            ok = in_row & (xx >= 0) & (xx < width) & row_ok
+            f_tile = tl.load(f_ptr + n * f_sn + yy[:, None] * f_sh + xx[:, None] * f_sw
+                             + cs[None, :] * f_sc,
+                             mask=ok[:, None] & in_channels[None, :], other=0.).to(tl.float32)
+            if FOR_SECOND:
+                g_row, g_cols = n * height + yy, xx
+            else:
+                g_row, g_cols = row, xs
+            g = tl.load(grad_ptr + (g_row * width + g_cols) * patch * patch + i * patch + j,
+                        mask=ok, other=0.).to(tl.float32)
+            acc += g[:, None] * f_tile
+    tl.store(out_ptr + n * o_sn + y * o_sh + xs[:, None] * o_sw + cs[None, :] * o_sc,
+             acc.to(out_ptr.dtype.element_ty), mask=in_row[:, None] & in_channels[None, :])
+
+
+def _launch_shape(x: Tensor) -> tuple:
+    """The grid and block sizes for (N, C, H, W) features ``x``."""
+    n, c, h, w = x.shape
+    block_w = block_size(w, 32)
+    blocks = dict(BLOCK_W=block_w, BLOCK_C=block_size(c, MAX_CHANNELS))
+    return (n * h, triton.cdiv(w, block_w)), blocks
+
+
+def _dims(a: Tensor, max_displacement: int, dilation: int) -> tuple:
+    _, c, h, w = a.shape
+    return h, w, c, max_displacement, dilation
+
+
+def correlation_forward(a: Tensor, b: Tensor, max_displacement: int, dilation: int) -> Tensor:
+    """The (N, H, W, P * P) correlation of (N, C, H, W) ``a`` and ``b`` (any strides)."""
+    n, _, h, w = a.shape
+    p = 2 * max_displacement + 1
+    out = a.new_empty((n, h, w, p * p))
+    grid, blocks = _launch_shape(a)
+    _correlation_forward[grid](a, b, out, *_dims(a, max_displacement, dilation), *a.stride(),
+                               *b.stride(), **blocks)
+    return out
+
+
+def correlation_backward(grad: Tensor, features: Tensor, out: Tensor, max_displacement: int,
+                         dilation: int, for_second: bool) -> Tensor:
+    """Write into ``out`` (N, C, H, W) one input's gradient from the contiguous (N, H, W, P * P)
+    output gradient ``grad``; ``features`` is the other input."""
+    grid, blocks = _launch_shape(features)
+    _correlation_backward[grid](grad, features, out, *_dims(features, max_displacement, dilation),
+                                *features.stride(), *out.stride(), FOR_SECOND=for_second,
+                                **blocks)
+    return out
+
+
+class TritonCorrelation(torch.autograd.Function):
+    """``local_correlation`` through the Triton kernels."""
+
+    @staticmethod
+    def forward(ctx, a: Tensor, b: Tensor, max_displacement: int, dilation: int) -> Tensor:
+        ctx.save_for_backward(a, b)
+        ctx.max_displacement, ctx.dilation = max_displacement, dilation
+        return correlation_forward(a, b, max_displacement, dilation).permute(0, 3, 1, 2)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_out: Tensor):
+        a, b = ctx.saved_tensors
+        grad = grad_out.permute(0, 2, 3, 1).contiguous()
+        settings = (ctx.max_displacement, ctx.dilation)
+        grad_a = grad_b = None
+        if ctx.needs_input_grad[0]:
+            grad_a = correlation_backward(grad, b, torch.empty_like(a), *settings, False)
+        if ctx.needs_input_grad[1]:
+            grad_b = correlation_backward(grad, a, torch.empty_like(b), *settings, True)
+        return grad_a, grad_b, None, None
+
+
+def supports(a: Tensor) -> bool:
+    """Whether the kernels take (N, C, H, W) features ``a``: float32, float16 or bfloat16 (float64
+    would be summed in float32) with at most :data:`MAX_CHANNELS` channels."""
+    return a.dtype in (torch.float32, torch.float16, torch.bfloat16) and a.shape[1] <= MAX_CHANNELS

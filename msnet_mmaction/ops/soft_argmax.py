@@ -63,10 +63,9 @@ def _outer(rows: Tensor, cols: Tensor) -> Tensor:
 def _triton_kernel(scores: Tensor, required: bool) -> Optional[Callable]:
     """The Triton soft-argmax where it takes ``scores``; None (or, if ``required``, an error)
     otherwise."""
-    if runnable_on(scores):
+    if runnable_on(scores):  # ``scores`` is float32 here
         from . import soft_argmax_triton
-        if soft_argmax_triton.supports(scores):
-            return soft_argmax_triton.TritonSoftArgmax.apply
+        return soft_argmax_triton.TritonSoftArgmax.apply
     if required:
         raise RuntimeError(
             "implementation='triton' needs Triton and a CUDA volume (a CPU one under "

@@ -133,7 +133,3 @@ class TritonSoftArgmax(torch.autograd.Function):
                 grad_confidence.contiguous(), grad_scores)
         return grad_scores, None, None, None, None
 
-
-def supports(scores: Tensor) -> bool:
-    """Whether the kernels take ``scores``: float32."""
-    return scores.dtype == torch.float32

@@ -38,7 +38,7 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from .correlation_cpu import CompiledCorrelation, compiled_kernel_for, to_channels_last
-from .triton_support import runnable_on
+from .triton_support import MAX_CHANNELS, runnable_on
 
 
 def _gradient_as_nchw(grad: Optional[Tensor]) -> Optional[Tensor]:
@@ -166,8 +166,8 @@ def _triton_correlation(a: Tensor, required: bool) -> Optional[type]:
     if required:
         raise RuntimeError(
             "implementation='triton' needs Triton and a CUDA tensor (a CPU one under "
-            'TRITON_INTERPRET=1) of float32, float16 or bfloat16 with at most '
-            f'256 channels, outside tracing; got {a.dtype} {tuple(a.shape)} on {a.device}')
+            f'TRITON_INTERPRET=1) of float32, float16 or bfloat16 with at most {MAX_CHANNELS} '
+            f'channels, outside tracing; got {a.dtype} {tuple(a.shape)} on {a.device}')
     return None
 
 

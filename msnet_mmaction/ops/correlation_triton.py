@@ -15,11 +15,7 @@ import triton.language as tl
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from .triton_support import block_size
-
-# A row of features is held as one (BLOCK_W, C) tile in registers; wider feature maps run the
-# PyTorch path.
-MAX_CHANNELS = 256
+from .triton_support import MAX_CHANNELS, block_size
 
 
 @triton.jit
@@ -90,17 +86,12 @@ def _correlation_backward(grad_ptr, f_ptr, out_ptr, height, width, channels, max
              acc.to(out_ptr.dtype.element_ty), mask=in_row[:, None] & in_channels[None, :])
 
 
-def _launch_shape(x: Tensor) -> tuple:
-    """The grid and block sizes for (N, C, H, W) features ``x``."""
+def _launch(x: Tensor, max_displacement: int, dilation: int) -> tuple:
+    """The grid, the size arguments and the block sizes for (N, C, H, W) features ``x``."""
     n, c, h, w = x.shape
     block_w = block_size(w, 32)
     blocks = dict(BLOCK_W=block_w, BLOCK_C=block_size(c, MAX_CHANNELS))
-    return (n * h, triton.cdiv(w, block_w)), blocks
-
-
-def _dims(a: Tensor, max_displacement: int, dilation: int) -> tuple:
-    _, c, h, w = a.shape
-    return h, w, c, max_displacement, dilation
+    return (n * h, triton.cdiv(w, block_w)), (h, w, c, max_displacement, dilation), blocks
 
 
 def correlation_forward(a: Tensor, b: Tensor, max_displacement: int, dilation: int) -> Tensor:
@@ -108,9 +99,8 @@ def correlation_forward(a: Tensor, b: Tensor, max_displacement: int, dilation: i
     n, _, h, w = a.shape
     p = 2 * max_displacement + 1
     out = a.new_empty((n, h, w, p * p))
-    grid, blocks = _launch_shape(a)
-    _correlation_forward[grid](a, b, out, *_dims(a, max_displacement, dilation), *a.stride(),
-                               *b.stride(), **blocks)
+    grid, sizes, blocks = _launch(a, max_displacement, dilation)
+    _correlation_forward[grid](a, b, out, *sizes, *a.stride(), *b.stride(), **blocks)
     return out
 
 
@@ -118,10 +108,9 @@ def correlation_backward(grad: Tensor, features: Tensor, out: Tensor, max_displa
                          dilation: int, for_second: bool) -> Tensor:
     """Write into ``out`` (N, C, H, W) one input's gradient from the contiguous (N, H, W, P * P)
     output gradient ``grad``; ``features`` is the other input."""
-    grid, blocks = _launch_shape(features)
-    _correlation_backward[grid](grad, features, out, *_dims(features, max_displacement, dilation),
-                                *features.stride(), *out.stride(), FOR_SECOND=for_second,
-                                **blocks)
+    grid, sizes, blocks = _launch(features, max_displacement, dilation)
+    _correlation_backward[grid](grad, features, out, *sizes, *features.stride(), *out.stride(),
+                                FOR_SECOND=for_second, **blocks)
     return out
 
 

@@ -115,12 +115,11 @@ def kernel_soft_argmax(correlation: Tensor,
         raise ValueError("implementation must be 'auto', 'pytorch' or 'triton', got "
                          f'{implementation!r}')
     scores = correlation.permute(0, 2, 3, 1).float()  # (N, H, W, P*P), not yet rectified
+    kernel = None
     if implementation == 'triton' or (implementation == 'auto' and scores.device.type == 'cuda'):
-        triton_kernel = _triton_kernel(scores, required=implementation == 'triton')
-        if triton_kernel is not None:
-            return triton_kernel(scores.contiguous(), max_displacement, sigma, temperature,
-                                 LOGIT_RANGE)
-    kernel = compiled_kernel_for(scores) if implementation == 'auto' else None
+        kernel = _triton_kernel(scores, required=implementation == 'triton')
+    elif implementation == 'auto':
+        kernel = compiled_kernel_for(scores)
     if kernel is not None:
         return kernel(scores.contiguous(), max_displacement, sigma, temperature, LOGIT_RANGE)
     confidence, index = scores.max(dim=-1)

@@ -50,7 +50,7 @@ def _windowed_softmax(scores_ptr, positions, offsets, max_displacement, inv_two_
 
 @triton.jit
 def _expected_offsets(weights, ks, max_displacement):
-    """The offsets ``x`` and ``y`` (1, BLOCK_K) in grid steps and their expectations ``u``, ``v``."""
+    """The offsets ``x``, ``y`` (1, BLOCK_K) in grid steps and their expectations ``u``, ``v``."""
     patch = 2 * max_displacement + 1
     x = (ks % patch - max_displacement).to(tl.float32)[None, :]
     y = (ks // patch - max_displacement).to(tl.float32)[None, :]

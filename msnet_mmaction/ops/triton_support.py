@@ -11,6 +11,9 @@ import os
 import torch
 
 ENABLE_ENV = 'MSNET_MMACTION_TRITON'
+# The correlation kernels hold a row of features as one (BLOCK_W, C) tile in registers; features
+# with more channels run the PyTorch path.
+MAX_CHANNELS = 256
 
 
 @functools.lru_cache(maxsize=None)

@@ -1,14 +1,18 @@
 """The Triton kernels (the CUDA paths) against the formulas: on a GPU where there is one, else in
 Triton's interpreter on the CPU (tests/conftest.py sets ``TRITON_INTERPRET=1``). Skipped without
 Triton."""
+import inspect
+import sys
+
 import pytest
 import torch
+from conftest import run
 from test_correlation import reference_correlation
 from test_soft_argmax import correlation_volume, direct, values_and_grad
 
 from msnet_mmaction.ops import kernel_soft_argmax, local_correlation
 
-pytest.importorskip('triton')
+triton = pytest.importorskip('triton')
 DEVICE = 'cuda' if torch.cuda.is_available() else 'cpu'
 
 
@@ -100,3 +104,51 @@ def test_triton_is_refused_where_it_cannot_run(monkeypatch):
         local_correlation(*torch.randn(2, 1, 2, 3, 3), 1, implementation='triton')
     with pytest.raises(RuntimeError, match='needs Triton and a CUDA volume'):
         kernel_soft_argmax(torch.randn(1, 9, 2, 2), 1, implementation='triton')
+
+
+def test_kernels_compile_for_ampere_and_hopper_gpus():
+    """Each kernel variant the ops launch, compiled to machine code (sm_80, sm_90) without a GPU;
+    the interpreter above runs the kernels as Python, which accepts code the compiler rejects."""
+    from triton.compiler import ASTSource
+    if 'constexprs' not in inspect.signature(ASTSource).parameters:
+        pytest.skip(f'Triton {triton.__version__} names its compile arguments differently')
+    printed = run([sys.executable, 'tests/compile_triton_kernels.py', '80', '90'],
+                  env={'TRITON_INTERPRET': '0'}).stdout.splitlines()
+    compiled = dict(line.rsplit(': ', 1) for line in printed)
+    # The correlation: forward and both backward passes for float32, float16 and bfloat16 at 64
+    # channels, and for float32 at 256 and 3 channels; the soft-argmax: forward and backward for
+    # three tile shapes. Each for two architectures.
+    assert len(compiled) == 2 * (3 * 5 + 2 * 3) == len(printed)
+    assert all(int(size.split()[0]) > 0 for size in compiled.values())
+
+
+def test_tensors_beyond_32_bit_offsets_are_left_to_the_pytorch_path():
+    """The kernels compute element offsets in 32-bit integers. MSNet-R50's features (64 channels,
+    28x28) with d = 7 make 176,400 volume elements per pair, so 12,174 pairs reach 2**31."""
+    from msnet_mmaction.ops import correlation_triton, soft_argmax_triton
+    from msnet_mmaction.ops.triton_support import int32_addressable
+
+    def features(pairs, channels=64):
+        return torch.empty(pairs, channels, 28, 28, device='meta')
+
+    assert correlation_triton.supports(features(12173), features(12173), 7)
+    assert not correlation_triton.supports(features(12174), features(12174), 7)
+    # With d = 0 the inputs are the larger: 42,799 pairs of 50,176 elements are the most.
+    assert correlation_triton.supports(features(42799), features(42799), 0)
+    assert not correlation_triton.supports(features(42799), features(42800), 0)
+    assert soft_argmax_triton.supports(torch.empty(12173, 28, 28, 225, device='meta'))
+    assert not soft_argmax_triton.supports(torch.empty(12174, 28, 28, 225, device='meta'))
+    # With d = 0 the (N, H, W, 2) displacement is twice the (N, H, W, 1) volume.
+    assert soft_argmax_triton.supports(torch.empty(2**30 - 1, 1, 1, 1, device='meta'))
+    assert not soft_argmax_triton.supports(torch.empty(2**30, 1, 1, 1, device='meta'))
+    # Strides count, not sizes: a broadcast spans one element, a strided view its whole extent.
+    assert int32_addressable(torch.empty(1, device='meta').expand(2**40))
+    assert not int32_addressable(torch.empty(2, device='meta').as_strided((2, ), (2**31, )))
+    assert int32_addressable(torch.empty(2, device='meta').as_strided((2, ), (2**31 - 1, )))
+    # Forced, they refuse; the broadcast inputs allocate nothing.
+    big = torch.zeros(1, 1, 1, 1).expand(12174, 64, 28, 28)
+    with pytest.raises(RuntimeError, match=r'fewer than 2\*\*31 elements'):
+        local_correlation(big, big, 7, implementation='triton')
+    with pytest.raises(RuntimeError, match=r'fewer than 2\*\*31 elements'):
+        kernel_soft_argmax(torch.zeros(1, 1, 1, 1).expand(12174, 225, 28, 28), 7,
+                           implementation='triton')

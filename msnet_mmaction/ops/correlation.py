@@ -156,18 +156,20 @@ class _LocalCorrelation(torch.autograd.Function):
         return _gradient_as_nchw(grad_a), _gradient_as_nchw(grad_b), None, None
 
 
-def _triton_correlation(a: Tensor, required: bool) -> Optional[type]:
-    """The Triton autograd function where its kernels take ``a``; None (or, if ``required``, an
-    error) otherwise."""
+def _triton_correlation(a: Tensor, b: Tensor, max_displacement: int,
+                        required: bool) -> Optional[type]:
+    """The Triton autograd function where its kernels take ``a`` and ``b``; None (or, if
+    ``required``, an error) otherwise."""
     if runnable_on(a):
         from . import correlation_triton
-        if correlation_triton.supports(a):
+        if correlation_triton.supports(a, b, max_displacement):
             return correlation_triton.TritonCorrelation
     if required:
         raise RuntimeError(
             "implementation='triton' needs Triton and a CUDA tensor (a CPU one under "
             f'TRITON_INTERPRET=1) of float32, float16 or bfloat16 with at most {MAX_CHANNELS} '
-            f'channels, outside tracing; got {a.dtype} {tuple(a.shape)} on {a.device}')
+            f'channels, inputs and output of fewer than 2**31 elements, outside tracing; got '
+            f'{a.dtype} {tuple(a.shape)} on {a.device}')
     return None
 
 
@@ -209,7 +211,8 @@ def local_correlation(a: Tensor,
         raise ValueError("implementation must be 'auto', 'pytorch' or 'triton', got "
                          f'{implementation!r}')
     if implementation == 'triton' or (implementation == 'auto' and a.device.type == 'cuda'):
-        triton_function = _triton_correlation(a, required=implementation == 'triton')
+        triton_function = _triton_correlation(a, b, max_displacement,
+                                               required=implementation == 'triton')
         if triton_function is not None:
             return triton_function.apply(a, b, max_displacement, dilation)
     if a.device.type == 'cpu' and a.dtype in (torch.float16, torch.bfloat16):

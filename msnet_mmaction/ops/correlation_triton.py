@@ -15,7 +15,7 @@ import triton.language as tl
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from .triton_support import MAX_CHANNELS, block_size
+from .triton_support import INDEX_LIMIT, MAX_CHANNELS, block_size, int32_addressable
 
 
 @triton.jit
@@ -137,7 +137,11 @@ class TritonCorrelation(torch.autograd.Function):
         return grad_a, grad_b, None, None
 
 
-def supports(a: Tensor) -> bool:
-    """Whether the kernels take (N, C, H, W) features ``a``: float32, float16 or bfloat16 (float64
-    would be summed in float32) with at most :data:`MAX_CHANNELS` channels."""
-    return a.dtype in (torch.float32, torch.float16, torch.bfloat16) and a.shape[1] <= MAX_CHANNELS
+def supports(a: Tensor, b: Tensor, max_displacement: int) -> bool:
+    """Whether the kernels take (N, C, H, W) features ``a`` and ``b``: float32, float16 or bfloat16
+    (float64 would be summed in float32) with at most :data:`MAX_CHANNELS` channels, and inputs and
+    output within 32-bit offsets (:data:`INDEX_LIMIT` elements)."""
+    n, c, h, w = a.shape
+    volume = n * h * w * (2 * max_displacement + 1)**2
+    return (a.dtype in (torch.float32, torch.float16, torch.bfloat16) and c <= MAX_CHANNELS
+            and volume < INDEX_LIMIT and int32_addressable(a, b))

@@ -61,15 +61,17 @@ def _outer(rows: Tensor, cols: Tensor) -> Tensor:
 
 
 def _triton_kernel(scores: Tensor, required: bool) -> Optional[Callable]:
-    """The Triton soft-argmax where it takes ``scores``; None (or, if ``required``, an error)
-    otherwise."""
-    if runnable_on(scores):  # ``scores`` is float32 here
+    """The Triton soft-argmax where it takes the float32 ``scores``; None (or, if ``required``, an
+    error) otherwise."""
+    if runnable_on(scores):
         from . import soft_argmax_triton
-        return soft_argmax_triton.TritonSoftArgmax.apply
+        if soft_argmax_triton.supports(scores):
+            return soft_argmax_triton.TritonSoftArgmax.apply
     if required:
         raise RuntimeError(
             "implementation='triton' needs Triton and a CUDA volume (a CPU one under "
-            f'TRITON_INTERPRET=1), outside tracing; got {scores.device}')
+            'TRITON_INTERPRET=1) of fewer than 2**31 elements, outside tracing; got '
+            f'{tuple(scores.shape)} on {scores.device}')
     return None
 
 

@@ -16,7 +16,7 @@ import triton.language as tl
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from .triton_support import block_size
+from .triton_support import INDEX_LIMIT, block_size
 
 # Scores held per program (positions x padded offsets).
 TILE = 4096
@@ -104,6 +104,13 @@ def _launch(kernel, scores: Tensor, max_displacement: int, sigma: float, tempera
     kernel[(triton.cdiv(positions, block_m), )](
         scores, *tensors, positions, offsets, max_displacement, 1 / (2 * sigma**2), temperature,
         logit_range, 1 / max(max_displacement, 1), BLOCK_M=block_m, BLOCK_K=block_k)
+
+
+def supports(scores: Tensor) -> bool:
+    """Whether the kernels can address the (N, H, W, P * P) volume ``scores`` and its (N, H, W, 2)
+    displacement with 32-bit offsets (fewer than :data:`.triton_support.INDEX_LIMIT` elements)."""
+    offsets = scores.shape[-1]
+    return scores.numel() // offsets * max(offsets, 2) < INDEX_LIMIT
 
 
 class TritonSoftArgmax(torch.autograd.Function):

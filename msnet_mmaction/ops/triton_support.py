@@ -14,6 +14,9 @@ ENABLE_ENV = 'MSNET_MMACTION_TRITON'
 # The correlation kernels hold a row of features as one (BLOCK_W, C) tile in registers; features
 # with more channels run the PyTorch path.
 MAX_CHANNELS = 256
+# The kernels compute element offsets in 32-bit integers: each tensor they address must span fewer
+# elements than this.
+INDEX_LIMIT = 2**31
 
 
 @functools.lru_cache(maxsize=None)
@@ -33,6 +36,14 @@ def runnable_on(x: torch.Tensor) -> bool:
     device_ok = x.device.type == 'cuda' or (x.device.type == 'cpu' and interpreting())
     return (device_ok and triton_available() and not torch.compiler.is_compiling()
             and not torch.jit.is_tracing())
+
+
+def int32_addressable(*tensors: torch.Tensor) -> bool:
+    """Whether the last element of each tensor lies fewer than :data:`INDEX_LIMIT` elements past
+    its first (for any strides)."""
+    return all(
+        sum((size - 1) * stride for size, stride in zip(t.shape, t.stride())) < INDEX_LIMIT
+        for t in tensors)
 
 
 def block_size(n: int, cap: int) -> int:

@@ -78,7 +78,9 @@ def test_last_frame_reuses_last_pair_and_output_is_residual():
     torch.testing.assert_close(features[:, 3], features[:, 2])
     torch.testing.assert_close(features[:, :3, :2], maps.displacement)
     torch.testing.assert_close(features[:, :3, 2:], maps.confidence)
-    torch.testing.assert_close(out, x + captured['out'])
+    # The last block's ReLU is applied with the residual addition.
+    assert (captured['out'] < 0).any()
+    torch.testing.assert_close(out, x + torch.relu(captured['out']))
 
 
 def test_clips_do_not_mix():

@@ -8,7 +8,7 @@ from mmengine.model import BaseModule
 from mmaction.registry import MODELS
 from torch import Tensor
 
-from ..ops import kernel_soft_argmax, local_correlation
+from ..ops import add_rectified, kernel_soft_argmax, local_correlation
 
 
 class MotionMaps(NamedTuple):
@@ -23,22 +23,26 @@ class MotionMaps(NamedTuple):
     confidence: Tensor
 
 
-def _conv_bn_relu(in_channels: int, out_channels: int, kernel_size: int = 1, groups: int = 1) -> list:
+def _conv_bn_relu(in_channels: int,
+                  out_channels: int,
+                  kernel_size: int = 1,
+                  groups: int = 1,
+                  relu: bool = True) -> list:
     return [
         nn.Conv2d(in_channels, out_channels, kernel_size, padding=kernel_size // 2, groups=groups,
                   bias=False),
-        nn.BatchNorm2d(out_channels),
-        nn.ReLU(inplace=True)
-    ]
+        nn.BatchNorm2d(out_channels)
+    ] + ([nn.ReLU(inplace=True)] if relu else [])
 
 
-def _separable_block(in_channels: int, out_channels: int, kernel_size: int) -> nn.Sequential:
-    """Depthwise k x k conv -> BN -> ReLU -> pointwise conv -> BN -> ReLU, without biases.
+def _separable_block(in_channels: int, out_channels: int, kernel_size: int,
+                     last_relu: bool = True) -> nn.Sequential:
+    """Depthwise k x k conv -> BN -> ReLU -> pointwise conv -> BN (-> ReLU), without biases.
 
     Indices 0/1 and 3/4 hold the convs and BNs, as in the released code's ``flow_refinement``.
     """
     return nn.Sequential(*_conv_bn_relu(in_channels, in_channels, kernel_size, groups=in_channels),
-                         *_conv_bn_relu(in_channels, out_channels))
+                         *_conv_bn_relu(in_channels, out_channels, relu=last_relu))
 
 
 @MODELS.register_module()
@@ -104,9 +108,11 @@ class MotionSqueeze(BaseModule):
         self.use_confidence = use_confidence
         self.reduction = nn.Sequential(*_conv_bn_relu(in_channels, reduced_channels))
         widths = [2 * use_displacement + use_confidence, *transform_channels, in_channels]
+        blocks = len(transform_kernels)
+        # The last block's ReLU is applied with the residual addition (``add_rectified``).
         self.transform = nn.Sequential(*(
-            _separable_block(c_in, c_out, k)
-            for c_in, c_out, k in zip(widths[:-1], widths[1:], transform_kernels)))
+            _separable_block(c_in, c_out, k, last_relu=b < blocks - 1)
+            for b, (c_in, c_out, k) in enumerate(zip(widths[:-1], widths[1:], transform_kernels))))
         self._deferred_checks: Optional[List[Tuple[Tensor, int]]] = None
 
     def forward(self, x: Tensor, return_maps: bool = False) -> Union[Tensor, Tuple[Tensor, MotionMaps]]:
@@ -130,7 +136,7 @@ class MotionSqueeze(BaseModule):
             # 1.5 % slower (backward); in float32 adding the channels-last result to NCHW ``x``
             # cost what the convolutions saved. CUDA: not measured.
             features = features.contiguous(memory_format=torch.channels_last)
-        out = x + self.transform(features)
+        out = add_rectified(x, self.transform(features))
         return (out, maps) if return_maps else out
 
     def estimate(self, x: Tensor) -> MotionMaps:

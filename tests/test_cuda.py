@@ -1,27 +1,51 @@
-"""The ops, the module and MSNet on CUDA, against the CPU and float64 (skipped without a GPU)."""
+"""The operators, the module and MSNet on CUDA, against the CPU and float64 (skipped without a
+GPU)."""
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import (correlation_volume, fake_batch, reference_correlation, soft_argmax_formula,
+                     tsm_cfg, values_and_grads)
 from mmaction.registry import MODELS, OPTIM_WRAPPERS
-from test_correlation import reference_correlation
-from test_msnet import fake_batch, tsm_cfg
-from test_soft_argmax import correlation_volume, direct, values_and_grad
 
 from msnet_mmaction.models import MotionSqueeze
 from msnet_mmaction.ops import kernel_soft_argmax, local_correlation
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA device')
-IMPLEMENTATIONS = ['auto', 'pytorch']
+IMPLEMENTATIONS = ['auto', 'reference']
 
 
-def test_auto_runs_the_triton_kernels():
-    """CUDA builds of PyTorch ship Triton: 'auto' then runs the Triton kernels of both ops."""
+def test_auto_runs_the_triton_kernels(monkeypatch):
+    """CUDA builds of PyTorch ship Triton: the operators then run the Triton kernels."""
     pytest.importorskip('triton')
+    from msnet_mmaction.ops import correlation_triton, soft_argmax_triton
+    calls = []
+    for module in (correlation_triton, soft_argmax_triton):
+        for name in ('forward', 'backward'):
+            original = getattr(module, name)
+            monkeypatch.setattr(module, name, lambda *args, original=original, name=name,
+                                module=module: calls.append((module.__name__, name))
+                                or original(*args))
     a = torch.randn(2, 8, 6, 7, device='cuda', requires_grad=True)
-    volume = local_correlation(a, a.detach(), 2)
-    u_v, confidence = kernel_soft_argmax(volume, 2)
-    assert type(volume.grad_fn).__name__ == 'TritonCorrelationBackward'
-    assert type(u_v.grad_fn).__name__ == 'TritonSoftArgmaxBackward'
+    u_v, confidence = kernel_soft_argmax(local_correlation(a, a.detach(), 2), 2)
+    (u_v.sum() + confidence.sum()).backward()
+    assert sorted(calls) == sorted((m.__name__, n) for m in (correlation_triton, soft_argmax_triton)
+                                   for n in ('forward', 'backward'))
+
+
+def test_opcheck_on_cuda_tensors():
+    ops = torch.ops.msnet_mmaction
+    a, b = (torch.randn(2, 5, 6, 7, device='cuda', requires_grad=True) for _ in range(2))
+    volume = torch.randn(2, 25, 6, 7, device='cuda', requires_grad=True)
+    cases = [(ops.local_correlation.default, (a, b, 2, 1)),
+             (ops.local_correlation.default, (a, b, 1, 2)),
+             (ops.local_correlation_backward.default,
+              (torch.randn(2, 9, 6, 7, device='cuda'), a.detach(), b.detach(), 1, 1)),
+             (ops.kernel_soft_argmax.default, (volume, 2, 5.0, 100.0)),
+             (ops.kernel_soft_argmax_backward.default,
+              (torch.randn(2, 2, 6, 7, device='cuda'), torch.randn(2, 1, 6, 7, device='cuda'),
+               volume.detach(), 2, 5.0, 100.0))]
+    for op, args in cases:
+        torch.library.opcheck(op, args)
 
 
 @pytest.mark.parametrize('implementation', IMPLEMENTATIONS)
@@ -30,19 +54,14 @@ def test_auto_runs_the_triton_kernels():
 def test_correlation_values_and_gradients(shape, d, s, implementation):
     torch.manual_seed(0)
     a, b = (torch.randn(shape, dtype=torch.float64) for _ in range(2))
-    probe = torch.randn(shape[0], (2 * d + 1)**2, *shape[2:], dtype=torch.float64)
-    expected = reference_correlation(a, b, d, s)
-    for dtype in (torch.float64, torch.float32):  # 'auto' sends float64 to the PyTorch path
-        x, y = (t.to('cuda', dtype).requires_grad_() for t in (a, b))
-        out = local_correlation(x, y, d, s, implementation=implementation)
-        assert out.is_cuda and out.dtype == dtype
+    expected = values_and_grads(lambda x, y: reference_correlation(x, y, d, s), a, b)
+    for dtype in (torch.float64, torch.float32):  # float64 runs the reference inside the operator
+        got = values_and_grads(lambda x, y: local_correlation(x, y, d, s,
+                                                              implementation=implementation),
+                               a.to('cuda', dtype), b.to('cuda', dtype))
         tolerance = dict(atol=1e-5, rtol=1e-5) if dtype == torch.float32 else {}
-        torch.testing.assert_close(out.double().cpu(), expected, **tolerance)
-        grads = torch.autograd.grad((out * probe.to(out)).sum(), (x, y))
-        cpu = [t.detach().clone().requires_grad_() for t in (a, b)]
-        expected_grads = torch.autograd.grad((reference_correlation(*cpu, d, s) * probe).sum(), cpu)
-        for got, want in zip(grads, expected_grads):
-            torch.testing.assert_close(got.double().cpu(), want, **tolerance)
+        for value, want in zip(got, expected):
+            torch.testing.assert_close(value.double(), want, **tolerance)
 
 
 @pytest.mark.parametrize('implementation', IMPLEMENTATIONS)
@@ -63,26 +82,17 @@ def test_correlation_in_half_precision(dtype):
 
 
 @pytest.mark.parametrize('implementation', IMPLEMENTATIONS)
-@pytest.mark.parametrize('grad', [False, True])
-def test_soft_argmax_matches_float64(grad, implementation):
+def test_soft_argmax_matches_float64(implementation):
     volume = correlation_volume(3, 16, 9, 11, 7)
     volume[0, :, 0, 0] = -0.5  # nothing positive: confidence 0, uniform weights
     volume[1, [0, 224], 1, 1] = 0.9  # a tie: the first maximum wins
-
-    def on_cuda(v):
-        return [t.cpu() for t in kernel_soft_argmax(v.cuda(), 7, implementation=implementation)]
-
-    expected = values_and_grad(lambda v: direct(v, 7), volume.double())
-    if grad:
-        got = values_and_grad(on_cuda, volume)
-    else:
-        with torch.no_grad():
-            got = on_cuda(volume)
-        expected = expected[:2]
+    got = values_and_grads(lambda v: kernel_soft_argmax(v, 7, implementation=implementation),
+                           volume.cuda())
+    expected = values_and_grads(lambda v: soft_argmax_formula(v, 7), volume.double())
     # displacement, confidence (exact), and the gradient, which scales with the temperature (100)
     tolerances = [dict(atol=2e-6, rtol=0), dict(atol=0, rtol=0), dict(atol=1e-5, rtol=1e-4)]
     for value, want, tolerance in zip(got, expected, tolerances):
-        torch.testing.assert_close(value.double().cpu(), want, **tolerance)
+        torch.testing.assert_close(value.double(), want, **tolerance)
 
 
 def test_module_matches_the_cpu_in_training_and_inference(monkeypatch):
@@ -102,6 +112,18 @@ def test_module_matches_the_cpu_in_training_and_inference(monkeypatch):
             outputs.append([t.detach().cpu() for t in (out, *maps, grad)])
         for got, want in zip(outputs[1], outputs[0]):
             torch.testing.assert_close(got, want, atol=2e-4, rtol=2e-4)
+
+
+def test_cuda_graphs_through_reduce_overhead_match_eager():
+    torch.manual_seed(4)
+    module = MotionSqueeze(in_channels=32, num_segments=4).cuda().eval()
+    x = torch.randn(8, 32, 14, 14, device='cuda')
+    compiled = torch.compile(module, mode='reduce-overhead', fullgraph=True)
+    with torch.no_grad():
+        expected = module(x)
+        for _ in range(3):  # recorded, then replayed
+            out = compiled(x).clone()
+    torch.testing.assert_close(out, expected, atol=1e-4, rtol=1e-4)
 
 
 def test_amp_training_steps_are_finite_and_learn():

@@ -1,10 +1,10 @@
-"""MotionSqueeze: known motion, spec sizes, temporal pairing and input checks (the soft-argmax op
+"""MotionSqueeze: known motion, the released sizes, temporal pairing and input checks (the soft-argmax op
 has its own tests in test_soft_argmax.py)."""
 import re
 
 import pytest
 import torch
-from conftest import REPO
+from helpers import REPO
 
 from msnet_mmaction.models import MotionSqueeze
 
@@ -63,7 +63,7 @@ def test_parameter_count_matches_released_module():
     unused_bn2 = sum(v for k, v in counts.items() if k.startswith('bn2.'))
     ours = sum(p.numel() for p in MotionSqueeze(in_channels=512, num_segments=8).parameters())
     assert ours == released_module == 70905
-    # The spec's 71,161 also counts the released backbone's unused 128-channel `bn2`.
+    # 71,161 with the released backbone's unused 128-channel `bn2`.
     assert ours + unused_bn2 == 71161
 
 

@@ -3,38 +3,12 @@ import os.path as osp
 
 import pytest
 import torch
-from conftest import REPO
+from helpers import PREPROCESSOR, REPO, fake_batch, tsm_cfg
 from mmaction.registry import MODELS, OPTIM_WRAPPERS
-from mmaction.structures import ActionDataSample
 from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 
 from msnet_mmaction.models import MotionSqueeze
-
-PREPROCESSOR = dict(type='ActionDataPreprocessor', mean=[128.] * 3, std=[64.] * 3, format_shape='NCHW')
-
-
-def tsm_cfg(depth=18, num_segments=4, num_classes=5, **motion):
-    channels = {18: 512, 34: 512, 50: 2048, 101: 2048}[depth]
-    stage = {18: 128, 34: 128, 50: 512, 101: 512}[depth]
-    return dict(
-        type='MSNet',
-        backbone=dict(type='ResNetTSM', depth=depth, pretrained=None, pretrained2d=False,
-                      num_segments=num_segments),
-        cls_head=dict(type='TSMHead', num_classes=num_classes, in_channels=channels,
-                      num_segments=num_segments, average_clips='prob'),
-        motion=dict(type='MotionSqueeze', in_channels=stage, **motion),
-        data_preprocessor=PREPROCESSOR)
-
-
-def samples(labels):
-    return [ActionDataSample().set_gt_label(label) for label in labels]
-
-
-def fake_batch(clips, views, frames, size=56, labels=None):
-    inputs = [torch.randint(0, 255, (views * frames, 3, size, size), dtype=torch.uint8)
-              for _ in range(clips)]
-    return dict(inputs=inputs, data_samples=samples(labels or [0] * clips))
 
 
 @pytest.mark.parametrize('depth', [18, 34, 50, 101])

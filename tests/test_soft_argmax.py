@@ -1,64 +1,23 @@
-"""Kernel soft-argmax: values and gradients against the formula, the subnormal guard, and the
-compiled CPU kernel (inference only): its agreement with float64, dispatch and determinism."""
+"""Kernel soft-argmax: values and gradients against the formula through each code path (the
+operator with its compiled CPU forward kernel, the operator without hand-written kernels, the
+plain reference), the subnormal guard, and the compiled kernel's agreement with float64, use and
+determinism."""
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import correlation_volume, soft_argmax_formula, values_and_grads
 
-from msnet_mmaction.ops import cpu_library, kernel_soft_argmax, local_correlation, soft_argmax_cpu
-
-
-
-def direct(volume, d, sigma=5.0, temperature=100.0):
-    """The formula written out plainly: displacement (N, 2, H, W) and confidence (N, 1, H, W)."""
-    p = 2 * d + 1
-    scores = F.relu(volume.permute(0, 2, 3, 1))
-    peak = volume.permute(0, 2, 3, 1).argmax(-1, keepdim=True)  # the first arg-max of the raw scores
-    ii, jj = (t.flatten() for t in torch.meshgrid(torch.arange(p), torch.arange(p), indexing='ij'))
-    window = torch.exp(-((ii - peak // p)**2 + (jj - peak % p)**2) / (2 * sigma**2))
-    weights = torch.softmax(temperature * scores * window, -1)
-    scale = max(d, 1)
-    u_v = torch.stack(((weights * (jj - d)).sum(-1), (weights * (ii - d)).sum(-1)), 1) / scale
-    return u_v, scores.gather(-1, peak).permute(0, 3, 1, 2)
+from msnet_mmaction.ops import KERNELS_ENV, kernel_soft_argmax, soft_argmax_cpu
 
 
-def values_and_grad(fn, volume, seed=0):
-    """``fn(volume)``'s displacement and confidence, and the volume's gradient against seeded
-    probes of both."""
-    volume = volume.detach().requires_grad_()
-    u_v, confidence = fn(volume)
-    generator = torch.Generator().manual_seed(seed)
-    probes = [torch.randn(t.shape, generator=generator, dtype=torch.float64).to(t.dtype)
-              for t in (u_v, confidence)]
-    grad, = torch.autograd.grad((u_v * probes[0]).sum() + (confidence * probes[1]).sum(), volume)
-    return u_v.detach(), confidence.detach(), grad
-
-
-def correlation_volume(n, channels, h, w, d, noise=0.3, seed=0):
-    """A correlation of normalised features with a noisy copy of themselves: a peak near zero
-    displacement, values in [-1, 1], as the module sees them."""
-    generator = torch.Generator().manual_seed(seed)
-    a = F.normalize(torch.randn(n, channels, h, w, generator=generator), dim=1)
-    b = F.normalize(a + noise * torch.randn(a.shape, generator=generator), dim=1)
-    return local_correlation(a, b, d)
-
-
-def compiled(volume, d, sigma=5.0, temperature=100.0):
-    """The compiled kernel's displacement and confidence (it runs where no gradient is needed)."""
-    with torch.no_grad():
-        return kernel_soft_argmax(volume, d, sigma, temperature)
-
-
-@pytest.mark.parametrize('implementation', ['compiled', 'pytorch'])
 def test_matches_the_formula_position_by_position(implementation):
     torch.manual_seed(3)
     d, p = 2, 5
     corr = torch.randn(2, p * p, 4, 3)
     corr[1, :, 0, 0] = -1  # nothing positive: confidence 0, uniform weights
-    if implementation == 'compiled':
-        u_v, conf = compiled(corr, d, sigma=1.5, temperature=7.0)
-    else:
+    with torch.no_grad():
         u_v, conf = kernel_soft_argmax(corr, d, sigma=1.5, temperature=7.0,
-                                       implementation='pytorch')
+                                       implementation=implementation)
     for n in range(2):
         for y in range(4):
             for x in range(3):
@@ -73,16 +32,32 @@ def test_matches_the_formula_position_by_position(implementation):
                 assert conf[n, 0, y, x] == pytest.approx(float(s.max()))
 
 
-def test_gradients_match_plain_autograd():
+@pytest.mark.parametrize('d', [0, 1, 2, 7])
+def test_values_and_gradients_match_the_formula(d, implementation):
+    """float32 and float64 volumes, random ones and correlation-like ones, with a row that has
+    nothing positive (confidence 0 without a gradient, uniform weights)."""
     torch.manual_seed(4)
-    corr = torch.randn(2, 25, 4, 3)
-    ours = values_and_grad(lambda v: kernel_soft_argmax(v, 2, 1.5, 7.0), corr)
-    expected = values_and_grad(lambda v: direct(v, 2, 1.5, 7.0), corr)
-    for got, reference in zip(ours, expected):
-        torch.testing.assert_close(got, reference, atol=1e-5, rtol=1e-4)
+    p = 2 * d + 1
+    for volume in (torch.randn(2, p * p, 4, 3), correlation_volume(2, 16, 5, 6, d)):
+        volume[0, :, 0, 0] = -1
+        expected = values_and_grads(lambda v: soft_argmax_formula(v, d, 1.5, 7.0),
+                                    volume.double())
+        for dtype, tolerance in ((torch.float64, 1e-10), (torch.float32, 1e-5)):
+            got = values_and_grads(lambda v: kernel_soft_argmax(
+                v, d, 1.5, 7.0, implementation=implementation), volume.to(dtype))
+            assert got[0].dtype == dtype
+            for value, want in zip(got, expected):
+                torch.testing.assert_close(value.double(), want, atol=tolerance, rtol=tolerance)
 
 
-def test_confident_peak_stays_out_of_subnormals():
+def test_gradcheck(implementation):
+    torch.manual_seed(5)
+    volume = torch.randn(2, 25, 3, 4, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(
+        lambda v: kernel_soft_argmax(v, 2, 1.5, 7.0, implementation=implementation), (volume, ))
+
+
+def test_confident_peak_stays_out_of_subnormals(implementation):
     """A correlation near 1 among ReLU'd zeros puts the other logits about 95 below the peak at
     temperature 100. Their weights, e**-95, would be float32 subnormals, on which x86 CPUs compute
     about 100x slower; the outputs and gradients must match float64 without producing any."""
@@ -90,19 +65,29 @@ def test_confident_peak_stays_out_of_subnormals():
     corr = torch.zeros(2, p * p, 3, 4, dtype=torch.float64)
     corr[0, 40], corr[1, 200], corr[1, 30] = 0.95, 0.97, 0.2
     corr[1, :, 0, 0] = 0  # no peak at all: confidence 0 without a gradient, uniform weights
-    u_v, _, grad = values_and_grad(lambda v: kernel_soft_argmax(v, d), corr.float())
-    compiled_u_v, _ = compiled(corr.float(), d)
-    expected_u_v, _, expected_grad = values_and_grad(lambda v: direct(v, d), corr)
+    u_v, _, grad = values_and_grads(
+        lambda v: kernel_soft_argmax(v, d, implementation=implementation), corr.float())
+    expected_u_v, _, expected_grad = values_and_grads(lambda v: soft_argmax_formula(v, d), corr)
     tiny = torch.finfo(torch.float32).tiny
-    for tensor in (u_v, grad, compiled_u_v):
+    for tensor in (u_v, grad):
         assert not ((tensor != 0) & (tensor.abs() < tiny)).any()
     torch.testing.assert_close(u_v.double(), expected_u_v, atol=1e-6, rtol=0)
-    torch.testing.assert_close(compiled_u_v.double(), expected_u_v, atol=1e-6, rtol=0)
     torch.testing.assert_close(grad.double(), expected_grad, atol=1e-6, rtol=0)
 
 
+def test_half_precision_and_autocast_compute_in_float32(implementation):
+    volume = correlation_volume(2, 16, 5, 6, 2)
+    expected = soft_argmax_formula(volume.double(), 2)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        under_autocast = kernel_soft_argmax(volume, 2, implementation=implementation)
+    for u_v, confidence in (under_autocast,
+                            kernel_soft_argmax(volume.half(), 2, implementation=implementation)):
+        assert u_v.dtype == confidence.dtype == torch.float32
+        torch.testing.assert_close(u_v.double(), expected[0], atol=5e-3, rtol=0)
+
+
 @pytest.mark.parametrize('d', [0, 1, 7, 9])
-def test_compiled_kernel_matches_float64_as_closely_as_the_pytorch_path(d):
+def test_compiled_kernel_matches_float64_as_closely_as_the_reference(d):
     """Over correlation volumes and random ones, rows of P offsets shorter than a vector and (d = 9,
     P = 19) longer than one. Ties at the maximum must pick the first, as ``argmax`` does."""
     p = 2 * d + 1
@@ -112,34 +97,39 @@ def test_compiled_kernel_matches_float64_as_closely_as_the_pytorch_path(d):
     tied[0, [p * p // 2, p - 1], 1, 2] = 0.75
     volumes.append(tied)
     for volume in volumes:
-        expected_u_v, expected_confidence = direct(volume.double(), d)
-        u_v, confidence = compiled(volume, d)
-        with torch.no_grad():
-            pytorch_u_v, _ = kernel_soft_argmax(volume, d, implementation='pytorch')
+        expected_u_v, expected_confidence = soft_argmax_formula(volume.double(), d)
+        u_v, confidence = soft_argmax_cpu.forward(volume, d, 5.0, 100.0)
+        reference_u_v, _ = kernel_soft_argmax(volume, d, implementation='reference')
         error = float((u_v.double() - expected_u_v).abs().max())
-        assert error <= max(2 * float((pytorch_u_v.double() - expected_u_v).abs().max()), 1e-7)
+        assert error <= max(2 * float((reference_u_v.double() - expected_u_v).abs().max()), 1e-7)
         assert error < 1e-6
         assert torch.equal(confidence.double(), expected_confidence)
 
 
-def test_compiled_kernel_runs_for_cpu_float32_inference_only(monkeypatch):
-    assert cpu_library.cpu_library() is not None, 'no compiled kernels here; CI needs a C++ compiler'
+def test_compiled_kernel_runs_for_cpu_float32_volumes(monkeypatch):
+    """In training and inference; not for float64 volumes, the reference, or with the kernels
+    switched off."""
+    assert soft_argmax_cpu.cpu_kernel() is not None, 'no compiled kernels here; CI needs a C++ compiler'
     calls = []
-    kernel = soft_argmax_cpu.cpu_kernel()
-    monkeypatch.setattr(soft_argmax_cpu, 'cpu_kernel',
-                        lambda: lambda *args: calls.append(args[0].shape) or kernel(*args))
+    forward = soft_argmax_cpu.forward
+    monkeypatch.setattr(soft_argmax_cpu, 'forward',
+                        lambda volume, *args: calls.append(volume.shape) or forward(volume, *args))
     volume = torch.randn(2, 49, 4, 5)
-    compiled(volume, 3)
-    assert calls == [(2, 4, 5, 49)]
-    kernel_soft_argmax(volume.detach().requires_grad_(), 3)  # training: autograd's path
     with torch.no_grad():
-        kernel_soft_argmax(volume, 3, implementation='pytorch')
-        traced = torch.jit.trace(lambda v: kernel_soft_argmax(v, 3)[0], volume, check_trace=False)
-    assert calls == [(2, 4, 5, 49)], 'the kernel ran for a gradient, a pinned path or a trace'
-    assert '_WindowedSoftmax' in str(traced.graph)
+        kernel_soft_argmax(volume, 3)
+    u_v, _ = kernel_soft_argmax(volume.requires_grad_(), 3)
+    u_v.sum().backward()
+    assert calls == [(2, 49, 4, 5)] * 2
+    kernel_soft_argmax(volume.double(), 3)
+    kernel_soft_argmax(volume, 3, implementation='reference')
+    monkeypatch.setenv(KERNELS_ENV, '0')
+    kernel_soft_argmax(volume, 3)
+    assert len(calls) == 2, 'the kernel ran for float64, the reference or with the kernels off'
     with pytest.raises(ValueError, match='positive'):
         kernel_soft_argmax(volume, 3, sigma=0.0)
-    with pytest.raises(ValueError, match="'auto', 'pytorch' or 'triton'"):
+    with pytest.raises(ValueError, match='expected 49 for max_displacement=3'):
+        kernel_soft_argmax(volume[:, :25], 3)
+    with pytest.raises(ValueError, match=r"implementation must be one of \('auto', 'reference'\)"):
         kernel_soft_argmax(volume, 3, implementation='cuda')
 
 
@@ -150,7 +140,7 @@ def test_compiled_kernel_does_not_depend_on_the_number_of_threads():
     try:
         for count in (1, 3):
             torch.set_num_threads(count)
-            runs.append(compiled(volume, 7))
+            runs.append(soft_argmax_cpu.forward(volume, 7, 5.0, 100.0))
     finally:
         torch.set_num_threads(threads)
     for first, other in zip(*runs):

@@ -1,23 +1,53 @@
-"""The Triton kernels (the CUDA paths) against the formulas: on a GPU where there is one, else in
-Triton's interpreter on the CPU (tests/conftest.py sets ``TRITON_INTERPRET=1``). Skipped without
-Triton."""
+"""The Triton kernels (the operators' CUDA kernels) against the formulas: on a GPU where there is
+one, else in Triton's interpreter on the CPU (tests/conftest.py sets ``TRITON_INTERPRET=1``); and
+compiled to machine code for A100 and H100 GPUs without one. Skipped without Triton."""
 import inspect
 import sys
 
 import pytest
 import torch
-from conftest import run
-from test_correlation import reference_correlation
-from test_soft_argmax import correlation_volume, direct, values_and_grad
-
-from msnet_mmaction.ops import kernel_soft_argmax, local_correlation
+from helpers import (correlation_volume, reference_correlation, run, soft_argmax_formula,
+                     values_and_grads)
 
 triton = pytest.importorskip('triton')
+from msnet_mmaction.ops import correlation_triton, soft_argmax_triton  # noqa: E402
+
 DEVICE = 'cuda' if torch.cuda.is_available() else 'cpu'
 
 
 def triton_correlation(a, b, d, s=1):
-    return local_correlation(a.to(DEVICE), b.to(DEVICE), d, s, implementation='triton')
+    """The Triton forward kernel, with the Triton backward kernels as its gradient."""
+
+    class Correlation(torch.autograd.Function):
+
+        @staticmethod
+        def forward(ctx, x, y):
+            ctx.save_for_backward(x, y)
+            return correlation_triton.forward(x, y, d, s)
+
+        @staticmethod
+        def backward(ctx, grad):
+            return correlation_triton.backward(grad, *ctx.saved_tensors, d, s)
+
+    return Correlation.apply(a.to(DEVICE), b.to(DEVICE))
+
+
+def triton_soft_argmax(volume, d):
+    """The Triton forward kernel, with the Triton backward kernel as its gradient."""
+
+    class SoftArgmax(torch.autograd.Function):
+
+        @staticmethod
+        def forward(ctx, v):
+            ctx.save_for_backward(v)
+            return soft_argmax_triton.forward(v, d, 5.0, 100.0)
+
+        @staticmethod
+        def backward(ctx, grad_displacement, grad_confidence):
+            return soft_argmax_triton.backward(grad_displacement, grad_confidence,
+                                               *ctx.saved_tensors, d, 5.0, 100.0)
+
+    return SoftArgmax.apply(volume.to(DEVICE))
 
 
 @pytest.mark.parametrize('shape, d, s', [((2, 5, 4, 6), 2, 1), ((1, 3, 5, 4), 1, 2),
@@ -26,17 +56,11 @@ def test_correlation_values_and_gradients_match_the_formula(shape, d, s):
     """Offsets beyond the map (d = 3 on 3x2), a dilation, and d = 0."""
     torch.manual_seed(0)
     a, b = (torch.randn(shape, dtype=torch.float64) for _ in range(2))
-    probe = torch.randn(shape[0], (2 * d + 1)**2, *shape[2:], dtype=torch.float64)
-    x, y = (t.float().requires_grad_() for t in (a, b))
-    out = triton_correlation(x, y, d, s)
-    assert type(out.grad_fn).__name__ == 'TritonCorrelationBackward'
-    grads = torch.autograd.grad((out * probe.to(out)).sum(), (x, y))
-    cpu = [t.clone().requires_grad_() for t in (a, b)]
-    expected = reference_correlation(*cpu, d, s)
-    expected_grads = torch.autograd.grad((expected * probe).sum(), cpu)
-    torch.testing.assert_close(out.double().cpu(), expected, atol=1e-5, rtol=1e-5)
-    for got, want in zip(grads, expected_grads):
-        torch.testing.assert_close(got.double().cpu(), want, atol=1e-5, rtol=1e-5)
+    got = values_and_grads(lambda x, y: triton_correlation(x, y, d, s), a.float(), b.float())
+    expected = values_and_grads(lambda x, y: reference_correlation(x, y, d, s), a, b)
+    assert got[0].is_contiguous(memory_format=torch.channels_last)
+    for value, want in zip(got, expected):
+        torch.testing.assert_close(value.double(), want, atol=1e-5, rtol=1e-5)
 
 
 def test_correlation_takes_strided_inputs_and_half_precision():
@@ -55,14 +79,13 @@ def test_correlation_takes_strided_inputs_and_half_precision():
     torch.testing.assert_close(half.double().cpu(), expected, atol=2e-2, rtol=1e-2)
 
 
-def test_gradient_of_one_input_only():
+def test_correlation_gradients_are_laid_out_like_their_inputs():
     torch.manual_seed(2)
-    a = torch.randn(1, 3, 4, 5, requires_grad=True)
+    a = torch.randn(1, 3, 4, 5).contiguous(memory_format=torch.channels_last)
     b = torch.randn(1, 3, 4, 5)
-    triton_correlation(a, b, 1).sum().backward()
-    reference = a.detach().double().requires_grad_()
-    reference_correlation(reference, b.double(), 1, 1).sum().backward()
-    torch.testing.assert_close(a.grad.double(), reference.grad, atol=1e-5, rtol=1e-5)
+    grad_a, grad_b = correlation_triton.backward(torch.randn(1, 9, 4, 5).to(DEVICE),
+                                                 a.to(DEVICE), b.to(DEVICE), 1, 1)
+    assert grad_a.stride() == a.stride() and grad_b.stride() == b.stride()
 
 
 @pytest.mark.parametrize('d', [0, 1, 7])
@@ -74,45 +97,38 @@ def test_soft_argmax_values_and_gradients_match_float64(d):
     tied[0, [p * p - 1, 0], 0, 0] = 0.75
     tied[0, :, 1, 2] = -0.25
     for volume in (correlation_volume(2, 16, 3, 4, d), torch.randn(1, p * p, 2, 3), tied):
-        got = values_and_grad(lambda v: [t.cpu() for t in kernel_soft_argmax(
-            v.to(DEVICE), d, implementation='triton')], volume)
-        with torch.no_grad():
-            inference = kernel_soft_argmax(volume.to(DEVICE), d, implementation='triton')
-        expected = values_and_grad(lambda v: direct(v, d), volume.double())
-        for values in (got[:2], inference):
-            torch.testing.assert_close(values[0].double().cpu(), expected[0], atol=1e-6, rtol=0)
-            assert torch.equal(values[1].double().cpu(), expected[1])
+        got = values_and_grads(lambda v: triton_soft_argmax(v, d), volume)
+        expected = values_and_grads(lambda v: soft_argmax_formula(v, d), volume.double())
+        torch.testing.assert_close(got[0].double(), expected[0], atol=1e-6, rtol=0)
+        assert torch.equal(got[1].double(), expected[1])
         torch.testing.assert_close(got[2].double(), expected[2], atol=1e-5, rtol=1e-4)
 
 
-def test_soft_argmax_keeps_only_the_volume_for_backward():
-    volume = correlation_volume(1, 8, 3, 4, 2).to(DEVICE).requires_grad_()
-    saved = []
-    with torch.autograd.graph.saved_tensors_hooks(lambda t: saved.append(t.shape) or t,
-                                                  lambda t: t):
-        u_v, _ = kernel_soft_argmax(volume, 2, implementation='triton')
-    assert type(u_v.grad_fn).__name__ == 'TritonSoftArgmaxBackward'
-    assert saved == [(1, 3, 4, 25)]
+def test_what_the_kernels_take():
+    """float32/16/bf16 features of up to 256 channels for the correlation, float32 volumes for the
+    soft-argmax."""
+    def features(channels=64, dtype=torch.float32):
+        return torch.empty(2, channels, 5, 5, dtype=dtype, device='meta')
 
-
-def test_triton_is_refused_where_it_cannot_run(monkeypatch):
-    with pytest.raises(RuntimeError, match='float32, float16 or bfloat16'):
-        local_correlation(*torch.randn(2, 1, 2, 3, 3, dtype=torch.float64), 1,
-                          implementation='triton')
-    monkeypatch.setenv('TRITON_INTERPRET', '0')
-    with pytest.raises(RuntimeError, match='needs Triton and a CUDA tensor'):
-        local_correlation(*torch.randn(2, 1, 2, 3, 3), 1, implementation='triton')
-    with pytest.raises(RuntimeError, match='needs Triton and a CUDA volume'):
-        kernel_soft_argmax(torch.randn(1, 9, 2, 2), 1, implementation='triton')
+    for dtype in (torch.float32, torch.float16, torch.bfloat16):
+        assert correlation_triton.supports(features(dtype=dtype), features(dtype=dtype), 7)
+    assert not correlation_triton.supports(features(dtype=torch.float64),
+                                           features(dtype=torch.float64), 7)
+    assert correlation_triton.supports(features(256), features(256), 7)
+    assert not correlation_triton.supports(features(257), features(257), 7)
+    assert soft_argmax_triton.supports(torch.empty(2, 225, 5, 5, device='meta'))
+    assert not soft_argmax_triton.supports(torch.empty(2, 225, 5, 5, dtype=torch.float64,
+                                                       device='meta'))
 
 
 def test_kernels_compile_for_ampere_and_hopper_gpus():
-    """Each kernel variant the ops launch, compiled to machine code (sm_80, sm_90) without a GPU;
-    the interpreter above runs the kernels as Python, which accepts code the compiler rejects."""
+    """Each kernel variant the operators launch, compiled to machine code (sm_80, sm_90) without a
+    GPU; the interpreter above runs the kernels as Python, which accepts code the compiler
+    rejects."""
     from triton.compiler import ASTSource
     if 'constexprs' not in inspect.signature(ASTSource).parameters:
         pytest.skip(f'Triton {triton.__version__} names its compile arguments differently')
-    printed = run([sys.executable, 'tests/compile_triton_kernels.py', '80', '90'],
+    printed = run([sys.executable, 'tools/compile_triton_kernels.py', '80', '90'],
                   env={'TRITON_INTERPRET': '0'}).stdout.splitlines()
     compiled = dict(line.rsplit(': ', 1) for line in printed)
     # The correlation: forward and both backward passes for float32, float16 and bfloat16 at 64
@@ -122,10 +138,9 @@ def test_kernels_compile_for_ampere_and_hopper_gpus():
     assert all(int(size.split()[0]) > 0 for size in compiled.values())
 
 
-def test_tensors_beyond_32_bit_offsets_are_left_to_the_pytorch_path():
+def test_tensors_beyond_32_bit_offsets_are_left_to_the_reference():
     """The kernels compute element offsets in 32-bit integers. MSNet-R50's features (64 channels,
     28x28) with d = 7 make 176,400 volume elements per pair, so 12,174 pairs reach 2**31."""
-    from msnet_mmaction.ops import correlation_triton, soft_argmax_triton
     from msnet_mmaction.ops.triton_support import int32_addressable
 
     def features(pairs, channels=64):
@@ -136,8 +151,8 @@ def test_tensors_beyond_32_bit_offsets_are_left_to_the_pytorch_path():
     # With d = 0 the inputs are the larger: 42,799 pairs of 50,176 elements are the most.
     assert correlation_triton.supports(features(42799), features(42799), 0)
     assert not correlation_triton.supports(features(42799), features(42800), 0)
-    assert soft_argmax_triton.supports(torch.empty(12173, 28, 28, 225, device='meta'))
-    assert not soft_argmax_triton.supports(torch.empty(12174, 28, 28, 225, device='meta'))
+    assert soft_argmax_triton.supports(torch.empty(12173, 225, 28, 28, device='meta'))
+    assert not soft_argmax_triton.supports(torch.empty(12174, 225, 28, 28, device='meta'))
     # With d = 0 the (N, H, W, 2) displacement is twice the (N, H, W, 1) volume.
     assert soft_argmax_triton.supports(torch.empty(2**30 - 1, 1, 1, 1, device='meta'))
     assert not soft_argmax_triton.supports(torch.empty(2**30, 1, 1, 1, device='meta'))
@@ -145,10 +160,3 @@ def test_tensors_beyond_32_bit_offsets_are_left_to_the_pytorch_path():
     assert int32_addressable(torch.empty(1, device='meta').expand(2**40))
     assert not int32_addressable(torch.empty(2, device='meta').as_strided((2, ), (2**31, )))
     assert int32_addressable(torch.empty(2, device='meta').as_strided((2, ), (2**31 - 1, )))
-    # Forced, they refuse; the broadcast inputs allocate nothing.
-    big = torch.zeros(1, 1, 1, 1).expand(12174, 64, 28, 28)
-    with pytest.raises(RuntimeError, match=r'fewer than 2\*\*31 elements'):
-        local_correlation(big, big, 7, implementation='triton')
-    with pytest.raises(RuntimeError, match=r'fewer than 2\*\*31 elements'):
-        kernel_soft_argmax(torch.zeros(1, 1, 1, 1).expand(12174, 225, 28, 28), 7,
-                           implementation='triton')

@@ -1,14 +1,24 @@
 """Multiply-adds and parameters of a recognizer, counted the way MMAction2's ``get_flops`` does
-(MMEngine's jit-traced :class:`~mmengine.analysis.FlopAnalyzer`), plus the correlation op, which
-the tracer sees as an opaque Python op and would otherwise count as zero."""
+(MMEngine's jit-traced :class:`~mmengine.analysis.FlopAnalyzer`).
+
+The traced graph holds the correlation as the operator ``msnet_mmaction::local_correlation``.
+:func:`register_flop_counts`, run when ``msnet_mmaction`` is imported, adds its count to
+MMEngine's default handles (so MMAction2's own ``tools/analysis_tools/get_flops.py`` counts it
+too) and to :mod:`torch.utils.flop_counter`. The soft-argmax is elementwise work and a reduction,
+which MMEngine's counter leaves out as it leaves out BN's and ReLU's.
+"""
 from typing import Any, Dict, List, NamedTuple, Sequence
 
 import torch
 import torch.nn as nn
 from mmengine.analysis import FlopAnalyzer
+from mmengine.analysis import complexity_analysis
 from mmengine.analysis.jit_handles import get_shape
+from torch.utils.flop_counter import flop_registry, register_flop_formula
 
-CORRELATION_OP = 'prim::PythonOp._LocalCorrelation'
+from ..models.scores_model import ScoresModel
+
+CORRELATION_OP = 'msnet_mmaction::local_correlation'
 
 
 def correlation_flop_jit(inputs: List[Any], outputs: List[Any]) -> int:
@@ -18,12 +28,28 @@ def correlation_flop_jit(inputs: List[Any], outputs: List[Any]) -> int:
     return n * c * h * w * displacements
 
 
+def register_flop_counts() -> None:
+    """Count the correlation operator in MMEngine's analyzers and in ``FlopCounterMode``."""
+    handles = complexity_analysis._DEFAULT_SUPPORTED_FLOP_OPS
+    handles.setdefault(CORRELATION_OP, correlation_flop_jit)
+    if torch.ops.msnet_mmaction.local_correlation.default not in flop_registry:
+        register_flop_formula(torch.ops.msnet_mmaction.local_correlation)(_correlation_flops)
+
+
+def _correlation_flops(a_shape, b_shape, max_displacement: int, dilation: int, *args,
+                       out_shape=None, **kwargs) -> int:
+    """FLOPs (two per multiply-add, as ``FlopCounterMode`` counts) of the correlation."""
+    n, c, h, w = a_shape
+    return 2 * n * c * h * w * (2 * max_displacement + 1)**2
+
+
 def motion_squeeze_flops(in_channels: int, num_frames: int, height: int, width: int,
                          reduced_channels: int = 64, max_displacement: int = 7,
                          transform_channels: Sequence[int] = (16, 32, 64),
                          transform_kernels: Sequence[int] = (7, 3, 3, 3),
                          num_maps: int = 3) -> Dict[str, int]:
-    """The spec's analytic multiply-adds of one MotionSqueeze module on one clip.
+    """The analytic multiply-adds of one MotionSqueeze module on one clip: the 1x1 reduction,
+    the correlation over ``T - 1`` frame pairs, and the separable convolutions.
 
     Args:
         in_channels (int): ``C`` of the stage it follows.
@@ -54,17 +80,6 @@ class Complexity(NamedTuple):
     motion_params: int
 
 
-class _Head(nn.Module):
-    """Recognizer inputs (N, V * T, C, H, W) -> class scores, for tracing."""
-
-    def __init__(self, recognizer: nn.Module) -> None:
-        super().__init__()
-        self.recognizer = recognizer
-
-    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-        return self.recognizer._forward(inputs, stage='head')
-
-
 def measure_complexity(recognizer: nn.Module, inputs: torch.Tensor) -> Complexity:
     """Count ``recognizer`` (an MMAction2 2D recognizer, e.g. MSNet) on ``inputs``.
 
@@ -72,18 +87,16 @@ def measure_complexity(recognizer: nn.Module, inputs: torch.Tensor) -> Complexit
         recognizer (nn.Module): Built recognizer; it is put in eval mode.
         inputs (Tensor): Shape (N, T, 3, H, W).
     """
+    from ..models import MotionSqueeze
     recognizer.eval()
-    analyzer = FlopAnalyzer(_Head(recognizer), (inputs, ))
-    analyzer.set_op_handle(CORRELATION_OP, correlation_flop_jit)
+    analyzer = FlopAnalyzer(ScoresModel(recognizer), (inputs, ))
     analyzer.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
     per_module = analyzer.by_module_and_operator()
-    # The tracer does not scope the Python op under the module that calls it; in these models
-    # only MotionSqueeze calls it.
-    motion_flops = analyzer.by_operator().get(CORRELATION_OP.split('::')[1], 0)
-    motion_params = 0
+    motion_flops = motion_params = 0
     for name, module in recognizer.named_modules():
-        if type(module).__name__ == 'MotionSqueeze':
-            motion_flops += per_module.get(f'recognizer.{name}', {}).get('conv', 0)
+        if isinstance(module, MotionSqueeze):
+            counts = per_module.get(f'recognizer.{name}', {})
+            motion_flops += counts.get('conv', 0) + counts.get(CORRELATION_OP.split('::')[1], 0)
             motion_params += sum(p.numel() for p in module.parameters())
     return Complexity(
         flops=analyzer.total(),

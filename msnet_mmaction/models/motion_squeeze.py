@@ -8,7 +8,7 @@ from mmengine.model import BaseModule
 from mmaction.registry import MODELS
 from torch import Tensor
 
-from ..ops import add_rectified, kernel_soft_argmax, local_correlation
+from ..ops import IMPLEMENTATIONS, add_rectified, kernel_soft_argmax, local_correlation
 
 
 class MotionMaps(NamedTuple):
@@ -72,6 +72,11 @@ class MotionSqueeze(BaseModule):
             outputs ``in_channels``. Defaults to (16, 32, 64).
         transform_kernels (Sequence[int]): Depthwise kernel size of each block. Defaults to
             (7, 3, 3, 3).
+        implementation (str): How the correlation and the soft-argmax run. ``'auto'``: as the
+            operators ``msnet_mmaction::local_correlation`` and ``kernel_soft_argmax``, which
+            run the device's hand-written kernel where one applies (and stay single nodes
+            under ``torch.compile`` and ``torch.export``); ``'reference'``: as plain PyTorch
+            operations, which ``torch.compile`` fuses itself. Defaults to ``'auto'``.
         init_cfg (dict or list[dict], optional): Initialisation. Defaults to None: PyTorch's
             default initialisation, as in the released code.
     """
@@ -88,6 +93,7 @@ class MotionSqueeze(BaseModule):
                  use_confidence: bool = True,
                  transform_channels: Sequence[int] = (16, 32, 64),
                  transform_kernels: Sequence[int] = (7, 3, 3, 3),
+                 implementation: str = 'auto',
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if num_segments is not None and num_segments < 2:
@@ -95,6 +101,9 @@ class MotionSqueeze(BaseModule):
                              f'got {num_segments}')
         if not (use_displacement or use_confidence):
             raise ValueError('MotionSqueeze needs use_displacement or use_confidence')
+        if implementation not in IMPLEMENTATIONS:
+            raise ValueError(f'implementation must be one of {IMPLEMENTATIONS}, got '
+                             f'{implementation!r}')
         if len(transform_kernels) != len(transform_channels) + 1:
             raise ValueError('transform_kernels needs one entry more than transform_channels, got '
                              f'{tuple(transform_kernels)} and {tuple(transform_channels)}')
@@ -106,6 +115,7 @@ class MotionSqueeze(BaseModule):
         self.temperature = temperature
         self.use_displacement = use_displacement
         self.use_confidence = use_confidence
+        self.implementation = implementation
         self.reduction = nn.Sequential(*_conv_bn_relu(in_channels, reduced_channels))
         widths = [2 * use_displacement + use_confidence, *transform_channels, in_channels]
         blocks = len(transform_kernels)
@@ -130,11 +140,10 @@ class MotionSqueeze(BaseModule):
         features = torch.cat((features, features[:, -1:]), dim=1).flatten(0, 1).to(x.dtype)
         if (features.device.type == 'cpu' and features.dtype == torch.bfloat16
                 and not torch.is_grad_enabled()):
-            # Inference in bfloat16 (a network under CPU autocast): the transformation's
-            # convolutions ran 2.3x faster channels-last, as oneDNN skips its layout reorders.
-            # Measured against NCHW with MSNet-R50: inference 1.2 % faster, but training steps
-            # 1.5 % slower (backward); in float32 adding the channels-last result to NCHW ``x``
-            # cost what the convolutions saved. CUDA: not measured.
+            # Inference in bfloat16 (a network under CPU autocast): oneDNN runs the
+            # transformation's convolutions channels-last without its layout reorders. Training
+            # stays NCHW because the backward pass is slower channels-last, and float32 because
+            # adding a channels-last result to NCHW ``x`` costs what the convolutions gain.
             features = features.contiguous(memory_format=torch.channels_last)
         out = add_rectified(x, self.transform(features))
         return (out, maps) if return_maps else out
@@ -150,10 +159,11 @@ class MotionSqueeze(BaseModule):
         clips = reduced.view(-1, t, c, h, w)
         first = clips[:, :-1].flatten(0, 1)
         second = clips[:, 1:].flatten(0, 1)
-        with torch.autocast(x.device.type, enabled=False):
-            correlation = local_correlation(first, second, self.max_displacement, self.dilation)
-            displacement, confidence = kernel_soft_argmax(correlation, self.max_displacement,
-                                                          self.sigma, self.temperature)
+        correlation = local_correlation(first, second, self.max_displacement, self.dilation,
+                                        implementation=self.implementation)
+        displacement, confidence = kernel_soft_argmax(correlation, self.max_displacement,
+                                                      self.sigma, self.temperature,
+                                                      implementation=self.implementation)
         return MotionMaps(displacement.view(-1, t - 1, 2, h, w), confidence.view(-1, t - 1, 1, h, w))
 
     def _selected(self, maps: MotionMaps) -> List[Tensor]:
@@ -183,7 +193,7 @@ class MotionSqueeze(BaseModule):
 
         The check reads a flag back from the device. On CUDA, reading it in the middle of the
         network empties the GPU's queue of work, and the rest of the network then waits on its
-        kernel launches: MSNet-R50 inference at batch 8 on an H100 lost about 0.8 ms to it.
+        kernel launches.
         ``MSNet`` runs its forward pass in this block. Where the block raises, nothing is
         checked; a block inside another leaves the checks to the outer one.
         """

@@ -1,15 +1,16 @@
-"""The compiled CPU path of :func:`~msnet_mmaction.ops.local_correlation` (dilation 1).
+"""The compiled CPU kernel of ``msnet_mmaction::local_correlation`` (float32/float64, dilation 1).
 
-The kernel is ``csrc/correlation_cpu.cpp``, built and loaded by :mod:`.cpu_library`.
+The kernel is ``csrc/correlation_cpu.cpp``, built and loaded by :mod:`.cpu_library`. It reads its
+inputs with any strides, writes the output channels-last and each input gradient in its input's
+layout, and allocates nothing batch-sized besides them.
 """
 import ctypes
-from typing import Optional
+from typing import Optional, Tuple
 
 import torch
 from torch import Tensor
-from torch.autograd.function import once_differentiable
 
-from .cpu_library import CpuLibrary, check, kernel_of, usable
+from .cpu_library import CpuLibrary, check, kernel_of
 
 DTYPES = {torch.float32: 'f32', torch.float64: 'f64'}
 
@@ -50,42 +51,28 @@ def _tensor_args(x: Optional[Tensor]) -> tuple:
 
 
 def cpu_kernel() -> Optional[CorrelationKernel]:
-    """The compiled correlation; None where the compiled kernels are off or unavailable."""
+    """The compiled correlation; None where the hand-written kernels are off or unavailable."""
     return kernel_of(CorrelationKernel)
 
 
-def compiled_kernel_for(a: Tensor, dilation: int) -> Optional[CorrelationKernel]:
-    """The compiled kernel where it applies to ``a`` (float32/float64, dilation 1), else None."""
-    if not usable(a) or a.dtype not in DTYPES or dilation != 1:
-        return None
-    return cpu_kernel()
+def supports(a: Tensor, dilation: int) -> bool:
+    """Whether the kernel takes (N, C, H, W) CPU features ``a``: float32 or float64, dilation 1,
+    and the compiled library at hand."""
+    return a.dtype in DTYPES and dilation == 1 and cpu_kernel() is not None
 
 
-def to_channels_last(x: Tensor) -> Tensor:
-    """(N, C, H, W) -> contiguous (N, H, W, C); free for channels_last tensors."""
-    return x.permute(0, 2, 3, 1).contiguous()
+def forward(a: Tensor, b: Tensor, max_displacement: int) -> Tensor:
+    """The (N, P * P, H, W) channels-last correlation volume of ``a`` and ``b``."""
+    n, _, h, w = a.shape
+    out = a.new_empty((n, h, w, (2 * max_displacement + 1)**2))
+    cpu_kernel().forward(a, b, out, max_displacement)
+    return out.permute(0, 3, 1, 2)
 
 
-class CompiledCorrelation(torch.autograd.Function):
-    """``local_correlation`` with dilation 1 through a :class:`CorrelationKernel`."""
-
-    @staticmethod
-    def forward(ctx, a: Tensor, b: Tensor, max_displacement: int,
-                kernel: CorrelationKernel) -> Tensor:
-        n, _, h, w = a.shape
-        p = 2 * max_displacement + 1
-        out = a.new_empty((n, h, w, p * p))
-        kernel.forward(a, b, out, max_displacement)
-        ctx.save_for_backward(a, b)
-        ctx.max_displacement, ctx.kernel = max_displacement, kernel
-        return out.permute(0, 3, 1, 2)
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, grad_out: Tensor):
-        a, b = ctx.saved_tensors
-        # Each input's gradient in that input's memory format, as autograd would lay it out.
-        grad_a = torch.empty_like(a) if ctx.needs_input_grad[0] else None
-        grad_b = torch.empty_like(b) if ctx.needs_input_grad[1] else None
-        ctx.kernel.backward(a, b, to_channels_last(grad_out), grad_a, grad_b, ctx.max_displacement)
-        return grad_a, grad_b, None, None
+def backward(grad: Tensor, a: Tensor, b: Tensor, max_displacement: int) -> Tuple[Tensor, Tensor]:
+    """The gradients for ``a`` and ``b``, each laid out like its input, from the volume's
+    (N, P * P, H, W) gradient."""
+    grad_a, grad_b = torch.empty_like(a), torch.empty_like(b)
+    cpu_kernel().backward(a, b, grad.permute(0, 2, 3, 1).contiguous(), grad_a, grad_b,
+                          max_displacement)
+    return grad_a, grad_b

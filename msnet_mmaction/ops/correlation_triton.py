@@ -1,4 +1,4 @@
-"""The Triton path of :func:`~msnet_mmaction.ops.local_correlation` (CUDA; any dilation).
+"""The Triton kernels of ``msnet_mmaction::local_correlation`` (CUDA; any dilation).
 
 One program per output row ``(n, y)`` (and block of ``BLOCK_W`` columns) holds the row of ``a`` as a
 (BLOCK_W, C) tile and, for each of the P * P offsets, loads the matching shifted tile of ``b`` and
@@ -9,11 +9,12 @@ outputs is allocated, and every sum runs in float32.
 
 Import this module only where Triton is installed (:func:`.triton_support.triton_available`).
 """
+from typing import Tuple
+
 import torch
 import triton
 import triton.language as tl
 from torch import Tensor
-from torch.autograd.function import once_differentiable
 
 from .triton_support import INDEX_LIMIT, MAX_CHANNELS, block_size, int32_addressable
 
@@ -86,7 +87,7 @@ def _correlation_backward(grad_ptr, f_ptr, out_ptr, height, width, channels, max
              acc.to(out_ptr.dtype.element_ty), mask=in_row[:, None] & in_channels[None, :])
 
 
-def _launch(x: Tensor, max_displacement: int, dilation: int) -> tuple:
+def _launch_settings(x: Tensor, max_displacement: int, dilation: int) -> tuple:
     """The grid, the size arguments and the block sizes for (N, C, H, W) features ``x``."""
     n, c, h, w = x.shape
     block_w = block_size(w, 32)
@@ -94,53 +95,40 @@ def _launch(x: Tensor, max_displacement: int, dilation: int) -> tuple:
     return (n * h, triton.cdiv(w, block_w)), (h, w, c, max_displacement, dilation), blocks
 
 
-def correlation_forward(a: Tensor, b: Tensor, max_displacement: int, dilation: int) -> Tensor:
-    """The (N, H, W, P * P) correlation of (N, C, H, W) ``a`` and ``b`` (any strides)."""
+def forward(a: Tensor, b: Tensor, max_displacement: int, dilation: int) -> Tensor:
+    """The (N, P * P, H, W) channels-last correlation volume of (N, C, H, W) ``a`` and ``b``
+    (any strides), in their dtype."""
     n, _, h, w = a.shape
-    p = 2 * max_displacement + 1
-    out = a.new_empty((n, h, w, p * p))
-    grid, sizes, blocks = _launch(a, max_displacement, dilation)
+    out = a.new_empty((n, h, w, (2 * max_displacement + 1)**2))
+    grid, sizes, blocks = _launch_settings(a, max_displacement, dilation)
     _correlation_forward[grid](a, b, out, *sizes, *a.stride(), *b.stride(), **blocks)
-    return out
+    return out.permute(0, 3, 1, 2)
 
 
-def correlation_backward(grad: Tensor, features: Tensor, out: Tensor, max_displacement: int,
-                         dilation: int, for_second: bool) -> Tensor:
+def input_gradient(grad: Tensor, features: Tensor, out: Tensor, max_displacement: int,
+                   dilation: int, for_second: bool) -> Tensor:
     """Write into ``out`` (N, C, H, W) one input's gradient from the contiguous (N, H, W, P * P)
     output gradient ``grad``; ``features`` is the other input."""
-    grid, sizes, blocks = _launch(features, max_displacement, dilation)
+    grid, sizes, blocks = _launch_settings(features, max_displacement, dilation)
     _correlation_backward[grid](grad, features, out, *sizes, *features.stride(), *out.stride(),
                                 FOR_SECOND=for_second, **blocks)
     return out
 
 
-class TritonCorrelation(torch.autograd.Function):
-    """``local_correlation`` through the Triton kernels."""
-
-    @staticmethod
-    def forward(ctx, a: Tensor, b: Tensor, max_displacement: int, dilation: int) -> Tensor:
-        ctx.save_for_backward(a, b)
-        ctx.max_displacement, ctx.dilation = max_displacement, dilation
-        return correlation_forward(a, b, max_displacement, dilation).permute(0, 3, 1, 2)
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, grad_out: Tensor):
-        a, b = ctx.saved_tensors
-        grad = grad_out.permute(0, 2, 3, 1).contiguous()
-        settings = (ctx.max_displacement, ctx.dilation)
-        grad_a = grad_b = None
-        if ctx.needs_input_grad[0]:
-            grad_a = correlation_backward(grad, b, torch.empty_like(a), *settings, False)
-        if ctx.needs_input_grad[1]:
-            grad_b = correlation_backward(grad, a, torch.empty_like(b), *settings, True)
-        return grad_a, grad_b, None, None
+def backward(grad: Tensor, a: Tensor, b: Tensor, max_displacement: int,
+             dilation: int) -> Tuple[Tensor, Tensor]:
+    """The gradients for ``a`` and ``b``, each laid out like its input, from the volume's
+    (N, P * P, H, W) gradient."""
+    grad = grad.permute(0, 2, 3, 1).contiguous()
+    return (input_gradient(grad, b, torch.empty_like(a), max_displacement, dilation, False),
+            input_gradient(grad, a, torch.empty_like(b), max_displacement, dilation, True))
 
 
 def supports(a: Tensor, b: Tensor, max_displacement: int) -> bool:
     """Whether the kernels take (N, C, H, W) features ``a`` and ``b``: float32, float16 or bfloat16
-    (float64 would be summed in float32) with at most :data:`MAX_CHANNELS` channels, and inputs and
-    output within 32-bit offsets (:data:`INDEX_LIMIT` elements)."""
+    (float64 would be summed in float32) with at most :data:`.triton_support.MAX_CHANNELS`
+    channels, and inputs and output within 32-bit offsets
+    (:data:`.triton_support.INDEX_LIMIT` elements)."""
     n, c, h, w = a.shape
     volume = n * h * w * (2 * max_displacement + 1)**2
     return (a.dtype in (torch.float32, torch.float16, torch.bfloat16) and c <= MAX_CHANNELS

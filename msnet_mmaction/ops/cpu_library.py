@@ -14,7 +14,7 @@ for a while after each operator, and threads of the kernels' own would compete w
 cores. Without such a runtime the kernels start ``std::thread`` workers.
 
 Where no compiler is found or the build fails, :func:`cpu_library` warns once and returns None, and
-the pure-PyTorch paths run instead. ``MSNET_MMACTION_CPU_KERNEL=0`` turns the compiled paths off.
+the operators run the reference formulation instead, as they do with ``MSNET_MMACTION_KERNELS=0``.
 """
 import ctypes
 import functools
@@ -32,9 +32,10 @@ from typing import Callable, List, Optional, TypeVar
 
 import torch
 
+from .kernel_switch import KERNELS_ENV, kernels_enabled
+
 CSRC = Path(__file__).with_name('csrc')
 FLAGS = ('-O3', '-march=native', '-std=c++17', '-shared', '-fPIC', '-pthread')
-ENABLE_ENV = 'MSNET_MMACTION_CPU_KERNEL'
 CACHE_ENV = 'MSNET_MMACTION_CACHE'
 
 
@@ -67,8 +68,8 @@ class CpuLibrary:
 def check(status: int, what: str) -> None:
     """Raise if a kernel reported failure."""
     if status != 0:
-        raise RuntimeError(f'the compiled CPU {what} failed (out of memory?); set {ENABLE_ENV}=0 '
-                           'to use the PyTorch path')
+        raise RuntimeError(f'the compiled CPU {what} failed (out of memory?); set {KERNELS_ENV}=0 '
+                           'to use the reference formulation')
 
 
 def openmp_runtime() -> Optional[str]:
@@ -152,7 +153,7 @@ _loaded: dict = {}
 
 def cpu_library() -> Optional[CpuLibrary]:
     """The compiled library, built and loaded on first call; None where it is off or unavailable."""
-    if os.environ.get(ENABLE_ENV, '1') == '0':
+    if not kernels_enabled():
         return None
     directory = cache_dir()
     with _lock:
@@ -184,11 +185,5 @@ def _load(directory: Path) -> Optional[CpuLibrary]:
         return CpuLibrary(build(compiler, directory))
     except (OSError, RuntimeError, subprocess.SubprocessError) as error:
         warnings.warn(f'msnet_mmaction: the compiled CPU kernels are unavailable, using the '
-                      f'PyTorch paths instead ({error})')
+                      f'reference formulation instead ({error})')
         return None
-
-
-def usable(x: torch.Tensor) -> bool:
-    """Whether a compiled kernel may run on ``x``: a CPU tensor, outside tracing and compilation."""
-    return (x.device.type == 'cpu' and not torch.compiler.is_compiling()
-            and not torch.jit.is_tracing())

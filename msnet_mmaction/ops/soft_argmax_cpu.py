@@ -1,8 +1,8 @@
-"""The compiled CPU path of :func:`~msnet_mmaction.ops.kernel_soft_argmax` for inference (float32).
+"""The compiled CPU forward kernel of ``msnet_mmaction::kernel_soft_argmax`` (float32).
 
 The kernel is ``csrc/soft_argmax_cpu.cpp``, built and loaded by :mod:`.cpu_library`. It reads the
-correlation volume once and forms no volume-sized temporaries. It has no backward pass: where the
-volume needs a gradient, the PyTorch path runs.
+correlation volume once and forms no volume-sized temporaries. The operator's backward pass is the
+reference's (:func:`.soft_argmax_reference.soft_argmax_backward`), which recomputes the weights.
 """
 import ctypes
 from typing import Optional, Tuple
@@ -10,7 +10,8 @@ from typing import Optional, Tuple
 import torch
 from torch import Tensor
 
-from .cpu_library import CpuLibrary, check, kernel_of, usable
+from .cpu_library import CpuLibrary, check, kernel_of
+from .soft_argmax_reference import LOGIT_RANGE
 
 
 class SoftArgmaxKernel:
@@ -35,12 +36,17 @@ class SoftArgmaxKernel:
 
 
 def cpu_kernel() -> Optional[SoftArgmaxKernel]:
-    """The compiled soft-argmax; None where the compiled kernels are off or unavailable."""
+    """The compiled soft-argmax; None where the hand-written kernels are off or unavailable."""
     return kernel_of(SoftArgmaxKernel)
 
 
-def compiled_kernel_for(scores: Tensor) -> Optional[SoftArgmaxKernel]:
-    """The compiled kernel where it applies to ``scores``: float32 on the CPU, no gradient needed."""
-    if not usable(scores) or scores.dtype != torch.float32 or scores.requires_grad:
-        return None
-    return cpu_kernel()
+def supports(correlation: Tensor) -> bool:
+    """Whether the kernel takes the CPU volume: float32, and the compiled library at hand."""
+    return correlation.dtype == torch.float32 and cpu_kernel() is not None
+
+
+def forward(correlation: Tensor, max_displacement: int, sigma: float,
+            temperature: float) -> Tuple[Tensor, Tensor]:
+    """Displacement (N, 2, H, W) and confidence (N, 1, H, W) of an (N, P * P, H, W) volume."""
+    scores = correlation.permute(0, 2, 3, 1).contiguous()
+    return cpu_kernel()(scores, max_displacement, sigma, temperature, LOGIT_RANGE)

@@ -1,4 +1,4 @@
-"""The Triton path of :func:`~msnet_mmaction.ops.kernel_soft_argmax` (CUDA).
+"""The Triton kernels of ``msnet_mmaction::kernel_soft_argmax`` (CUDA, float32).
 
 One program takes ``BLOCK_M`` positions with all their P * P scores as one tile: the arg-max (the
 first, as ``argmax``), the Gaussian window around it, the clamp of the windowed scores to the
@@ -14,8 +14,8 @@ import torch
 import triton
 import triton.language as tl
 from torch import Tensor
-from torch.autograd.function import once_differentiable
 
+from .soft_argmax_reference import LOGIT_RANGE
 from .triton_support import INDEX_LIMIT, block_size
 
 # Scores held per program (positions x padded offsets).
@@ -94,8 +94,8 @@ def _soft_argmax_backward(scores_ptr, grad_displacement_ptr, grad_confidence_ptr
              mask=in_rows[:, None] & (ks < offsets)[None, :])
 
 
-def _launch(kernel, scores: Tensor, max_displacement: int, sigma: float, temperature: float,
-            logit_range: float, *tensors: Tensor) -> None:
+def _run(kernel, scores: Tensor, max_displacement: int, sigma: float, temperature: float,
+         *tensors: Tensor) -> None:
     """Run ``kernel`` over the positions of the contiguous (N, H, W, P * P) ``scores``."""
     offsets = scores.shape[-1]
     positions = scores.numel() // offsets
@@ -103,40 +103,36 @@ def _launch(kernel, scores: Tensor, max_displacement: int, sigma: float, tempera
     block_m = max(1, TILE // block_k)
     kernel[(triton.cdiv(positions, block_m), )](
         scores, *tensors, positions, offsets, max_displacement, 1 / (2 * sigma**2), temperature,
-        logit_range, 1 / max(max_displacement, 1), BLOCK_M=block_m, BLOCK_K=block_k)
+        LOGIT_RANGE, 1 / max(max_displacement, 1), BLOCK_M=block_m, BLOCK_K=block_k)
 
 
-def supports(scores: Tensor) -> bool:
-    """Whether the kernels can address the (N, H, W, P * P) volume ``scores`` and its (N, H, W, 2)
-    displacement with 32-bit offsets (fewer than :data:`.triton_support.INDEX_LIMIT` elements)."""
-    offsets = scores.shape[-1]
-    return scores.numel() // offsets * max(offsets, 2) < INDEX_LIMIT
+def supports(correlation: Tensor) -> bool:
+    """Whether the kernels take the (N, P * P, H, W) volume: float32, and it and its (N, H, W, 2)
+    displacement addressable with 32-bit offsets (fewer than
+    :data:`.triton_support.INDEX_LIMIT` elements)."""
+    offsets = correlation.shape[1]
+    return (correlation.dtype == torch.float32
+            and correlation.numel() // max(offsets, 1) * max(offsets, 2) < INDEX_LIMIT)
 
 
-class TritonSoftArgmax(torch.autograd.Function):
-    """Kernel soft-argmax of a contiguous (N, H, W, P * P) float32 volume through the Triton
-    kernels: displacement (N, 2, H, W) and confidence (N, 1, H, W). For the backward pass it keeps
-    the volume alone (the PyTorch path keeps the weights and a mask, 1.25 volumes)."""
+def forward(correlation: Tensor, max_displacement: int, sigma: float,
+            temperature: float) -> Tuple[Tensor, Tensor]:
+    """Displacement (N, 2, H, W) and confidence (N, 1, H, W) of an (N, P * P, H, W) volume."""
+    scores = correlation.permute(0, 2, 3, 1).contiguous()
+    n, h, w, _ = scores.shape
+    displacement = scores.new_empty((n, h, w, 2))
+    confidence = scores.new_empty((n, h, w))
+    _run(_soft_argmax_forward, scores, max_displacement, sigma, temperature, displacement,
+         confidence)
+    return displacement.permute(0, 3, 1, 2), confidence.unsqueeze(1)
 
-    @staticmethod
-    def forward(ctx, scores: Tensor, max_displacement: int, sigma: float, temperature: float,
-                logit_range: float) -> Tuple[Tensor, Tensor]:
-        n, h, w, _ = scores.shape
-        displacement = scores.new_empty((n, h, w, 2))
-        confidence = scores.new_empty((n, h, w))
-        settings = (max_displacement, sigma, temperature, logit_range)
-        _launch(_soft_argmax_forward, scores, *settings, displacement, confidence)
-        ctx.save_for_backward(scores)
-        ctx.settings = settings
-        return displacement.permute(0, 3, 1, 2), confidence.unsqueeze(1)
 
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, grad_displacement: Tensor, grad_confidence: Tensor):
-        scores, = ctx.saved_tensors
-        grad_scores = torch.empty_like(scores)
-        _launch(_soft_argmax_backward, scores, *ctx.settings,
-                grad_displacement.permute(0, 2, 3, 1).contiguous(),
-                grad_confidence.contiguous(), grad_scores)
-        return grad_scores, None, None, None, None
-
+def backward(grad_displacement: Tensor, grad_confidence: Tensor, correlation: Tensor,
+             max_displacement: int, sigma: float, temperature: float) -> Tensor:
+    """The volume's (N, P * P, H, W) channels-last gradient, recomputing the weights from it."""
+    scores = correlation.permute(0, 2, 3, 1).contiguous()
+    grad_scores = torch.empty_like(scores)
+    _run(_soft_argmax_backward, scores, max_displacement, sigma, temperature,
+         grad_displacement.permute(0, 2, 3, 1).contiguous(), grad_confidence.contiguous(),
+         grad_scores)
+    return grad_scores.permute(0, 3, 1, 2)

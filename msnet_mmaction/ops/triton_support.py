@@ -1,18 +1,20 @@
-"""When the Triton kernels (the CUDA paths of the correlation and the soft-argmax) may run.
+"""What the Triton kernels (the CUDA kernels of both operators) share: whether Triton is there,
+and the limits of their addressing and tiles.
 
-Triton ships with CUDA builds of PyTorch. Where it is missing or ``MSNET_MMACTION_TRITON=0``, the
-pure-PyTorch paths run instead. Under Triton's interpreter (``TRITON_INTERPRET=1``) the kernels also
-run on CPU tensors, which is how machines without a GPU test them.
+Triton ships with CUDA builds of PyTorch. Where it is missing, or ``MSNET_MMACTION_KERNELS=0``,
+the operators run the reference formulation on CUDA tensors. Under Triton's interpreter
+(``TRITON_INTERPRET=1``) the kernels' launch functions also take CPU tensors, which is how
+machines without a GPU test them.
 """
 import functools
 import importlib.util
-import os
 
 import torch
 
-ENABLE_ENV = 'MSNET_MMACTION_TRITON'
+from .kernel_switch import kernels_enabled
+
 # The correlation kernels hold a row of features as one (BLOCK_W, C) tile in registers; features
-# with more channels run the PyTorch path.
+# with more channels run the reference.
 MAX_CHANNELS = 256
 # The kernels compute element offsets in 32-bit integers: each tensor they address must span fewer
 # elements than this.
@@ -20,22 +22,13 @@ INDEX_LIMIT = 2**31
 
 
 @functools.lru_cache(maxsize=None)
+def _installed() -> bool:
+    return importlib.util.find_spec('triton') is not None
+
+
 def triton_available() -> bool:
-    """Whether Triton is importable and the Triton paths are not switched off."""
-    return os.environ.get(ENABLE_ENV, '1') != '0' and importlib.util.find_spec('triton') is not None
-
-
-def interpreting() -> bool:
-    """Whether Triton runs kernels in its interpreter, on CPU tensors."""
-    return os.environ.get('TRITON_INTERPRET') == '1'
-
-
-def runnable_on(x: torch.Tensor) -> bool:
-    """Whether a Triton kernel can take ``x``: Triton is there and ``x`` is on a CUDA device (or on
-    the CPU under the interpreter), outside tracing and ``torch.compile``."""
-    device_ok = x.device.type == 'cuda' or (x.device.type == 'cpu' and interpreting())
-    return (device_ok and triton_available() and not torch.compiler.is_compiling()
-            and not torch.jit.is_tracing())
+    """Whether Triton is importable and the hand-written kernels are not switched off."""
+    return kernels_enabled() and _installed()
 
 
 def int32_addressable(*tensors: torch.Tensor) -> bool:

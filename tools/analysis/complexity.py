@@ -2,9 +2,10 @@
 
     python tools/analysis/complexity.py CONFIG [CONFIG ...] [--frames 8 16] [--shape 224 224]
 
-Counts follow MMAction2's ``get_flops`` (MMEngine's FlopAnalyzer, one clip), plus the correlation op,
-which the tracer cannot see into. For every MSNet config it also prints the spec's analytic count of
-its MotionSqueeze modules, and when a config's TSM twin is listed too, the overhead over it.
+Counts follow MMAction2's ``get_flops`` (MMEngine's FlopAnalyzer, one clip), which counts the
+correlation operator once ``msnet_mmaction`` is imported. For every MSNet config it also prints
+the analytic count of its MotionSqueeze modules, and when a config's TSM twin is listed too, the
+overhead over it.
 """
 import argparse
 import os.path as osp
@@ -16,6 +17,7 @@ from mmengine.registry import init_default_scope
 
 import msnet_mmaction  # noqa: F401
 from msnet_mmaction.analysis import Complexity, measure_complexity, motion_squeeze_flops
+from msnet_mmaction.models import MotionSqueeze
 from mmaction.registry import MODELS
 
 
@@ -29,7 +31,7 @@ def count(config: str, frames: int, shape: Tuple[int, int]) -> Tuple[Complexity,
     inputs = torch.randn(1, frames, 3, *shape)
     sizes = {}
     hooks = [m.register_forward_hook(lambda mod, args, out: sizes.__setitem__(mod, args[0].shape))
-             for m in model.modules() if type(m).__name__ == 'MotionSqueeze']
+             for m in model.modules() if isinstance(m, MotionSqueeze)]
     with torch.no_grad():
         result = measure_complexity(model, inputs)
     for hook in hooks:

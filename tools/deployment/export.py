@@ -13,8 +13,9 @@ import argparse
 import torch
 
 import msnet_mmaction  # noqa: F401
-from msnet_mmaction.apis import load_recognizer
-from msnet_mmaction.deployment import ScoresModel, export_onnx, export_recognizer
+from msnet_mmaction.apis import load_recognizer, run_tool
+from msnet_mmaction.deployment import export_onnx, export_recognizer
+from msnet_mmaction.models import ScoresModel
 
 
 def main() -> None:
@@ -53,4 +54,4 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    run_tool(main)

@@ -1,14 +1,15 @@
 """Compile the Triton kernels for NVIDIA GPUs on a machine without one.
 
-Triton's interpreter (how tests/test_triton_kernels.py runs the kernels without a GPU) executes
-them as Python, so it accepts code that the compiler may reject. This script compiles them to
-machine code instead: the ops' own launch functions are run on meta tensors with each kernel
-replaced by a recorder, and every launch recorded is compiled for each GPU architecture given,
-through Triton's bundled ``ptxas``. It must run without ``TRITON_INTERPRET=1``, under which
-``triton.jit`` yields Python functions rather than kernels.
+    python tools/compile_triton_kernels.py 80 90
 
-Usage: ``python tests/compile_triton_kernels.py 80 90`` (compute capabilities). Prints one line per
-compiled kernel and exits non-zero on the first that fails.
+Triton's interpreter (how tests/test_triton_kernels.py runs the kernels without a GPU) executes
+them as Python, so it accepts code that the compiler may reject. This tool compiles them to
+machine code instead: the operators' own launch functions are run on meta tensors with each
+kernel replaced by a recorder, and every launch recorded is compiled for each GPU architecture
+given (compute capabilities, e.g. 80 for A100 and 90 for H100), through Triton's bundled
+``ptxas``. It must run without ``TRITON_INTERPRET=1``, under which ``triton.jit`` yields Python
+functions rather than kernels. Prints one line per compiled kernel and exits non-zero on the
+first that fails.
 """
 import sys
 from typing import Dict, List, Tuple
@@ -60,20 +61,18 @@ def record_launches() -> List[Recorder]:
     for dtype, channels in ((torch.float32, 64), (torch.float16, 64), (torch.bfloat16, 64),
                             (torch.float32, correlation_triton.MAX_CHANNELS), (torch.float32, 3)):
         a = torch.empty(56, channels, 28, 28, dtype=dtype, device='meta')
-        grad = torch.empty(56, 28, 28, 225, dtype=dtype, device='meta')
-        correlation_triton.correlation_forward(a, a, 7, 1)
-        for for_second in (False, True):
-            correlation_triton.correlation_backward(grad, a, torch.empty_like(a), 7, 1, for_second)
+        correlation_triton.forward(a, a, 7, 1)
+        correlation_triton.backward(torch.empty(56, 225, 28, 28, dtype=dtype, device='meta'), a,
+                                    a, 7, 1)
     soft_forward = Recorder(soft_argmax_triton._soft_argmax_forward)
     soft_backward = Recorder(soft_argmax_triton._soft_argmax_backward)
+    soft_argmax_triton._soft_argmax_forward = soft_forward
+    soft_argmax_triton._soft_argmax_backward = soft_backward
     for d in (7, 1, 0):
-        scores = torch.empty(56, 28, 28, (2 * d + 1)**2, device='meta')
-        displacement = scores.new_empty(56, 28, 28, 2)
-        confidence = scores.new_empty(56, 28, 28)
-        settings = (d, 5.0, 100.0, 64.0)
-        soft_argmax_triton._launch(soft_forward, scores, *settings, displacement, confidence)
-        soft_argmax_triton._launch(soft_backward, scores, *settings, displacement, confidence,
-                                   torch.empty_like(scores))
+        volume = torch.empty(56, (2 * d + 1)**2, 28, 28, device='meta')
+        soft_argmax_triton.forward(volume, d, 5.0, 100.0)
+        soft_argmax_triton.backward(volume.new_empty(56, 2, 28, 28),
+                                    volume.new_empty(56, 1, 28, 28), volume, d, 5.0, 100.0)
     return [forward, backward, soft_forward, soft_backward]
 
 

@@ -4,7 +4,7 @@ import os.path as osp
 import re
 
 import torch
-from conftest import REPO, python
+from helpers import REPO, python
 from mmaction.registry import MODELS
 
 spec = importlib.util.spec_from_file_location(

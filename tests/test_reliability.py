@@ -2,7 +2,6 @@
 import os
 import os.path as osp
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -11,7 +10,7 @@ import time
 import numpy as np
 import pytest
 import torch
-from conftest import MSNET_CONFIG, REPO, run
+from helpers import MSNET_CONFIG, REPO, run
 from mmaction.registry import DATASETS, MODELS
 from mmengine.config import Config
 
@@ -27,21 +26,6 @@ def dataset_cfg(root: str, kind: str = 'rawframes', **kwargs):
         del os.environ['MSNET_SYNTHETIC_ROOT']
     cfg.update(kwargs)
     return cfg
-
-
-@pytest.fixture
-def broken_root(synthetic_root, tmp_path):
-    """A copy of the synthetic set with one missing frame, one truncated and one missing video."""
-    root = str(tmp_path / 'data')
-    shutil.copytree(synthetic_root, root)
-    os.remove(osp.join(root, 'rawframes', 'train_00003', 'img_00005.jpg'))
-    video = osp.join(root, 'videos', 'train_00004.mp4')
-    with open(video, 'rb') as f:
-        head = f.read(os.path.getsize(video) // 2)
-    with open(video, 'wb') as f:
-        f.write(head)
-    os.remove(osp.join(root, 'videos', 'train_00006.mp4'))
-    return root
 
 
 def test_bad_label_fails_naming_file_and_line(synthetic_root, tmp_path):
@@ -71,7 +55,7 @@ def test_opt_in_skip_counts_and_logs(broken_root):
     np.random.seed(0)
     items = [dataset[i] for i in range(len(dataset))]
     assert all(item['inputs'].shape == (8, 3, 64, 64) for item in items)
-    assert dataset.skipped >= 2  # the two bad videos, and any bad one drawn as a replacement
+    assert dataset.skipped_samples >= 2  # the two bad videos, and any drawn as replacements
     test_set = DATASETS.build(dataset_cfg(broken_root, 'videos', skip_bad_samples=True,
                                           test_mode=True))
     with pytest.raises(BadSampleError):

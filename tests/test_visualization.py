@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from conftest import MSNET_CONFIG, python
+from helpers import MSNET_CONFIG, python
 from PIL import Image
 
 from msnet_mmaction.visualization import flow_legend, flow_to_color, warp_back

@@ -17,7 +17,9 @@ from typing import Callable, Dict, List, Tuple, Union
 import torch
 
 import msnet_mmaction  # noqa: F401  (registers MSNet, allow-lists mmengine checkpoint globals)
+from msnet_mmaction.apis import run_tool
 from msnet_mmaction.compat import explain_unsafe_checkpoint
+from msnet_mmaction.engine import check_checkpoint
 
 MOTION = 'backbone.motion_modules.0'
 UNUSED = ('bn2.',)
@@ -101,6 +103,7 @@ def main() -> None:
     parser.add_argument('dst', help='output MMAction2 checkpoint')
     parser.add_argument('--config', help='MSNet config to check the result against (strict)')
     args = parser.parse_args()
+    check_checkpoint(args.src, 'released checkpoint')
     try:
         source = torch.load(args.src, map_location='cpu', weights_only=True)
     except Exception as error:  # torch raises UnpicklingError subclasses and RuntimeErrors here
@@ -121,4 +124,4 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    run_tool(main)

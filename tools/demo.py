@@ -14,7 +14,7 @@ import msnet_mmaction  # noqa: F401
 from mmengine.config import Config, DictAction
 from mmengine.dataset import Compose
 
-from msnet_mmaction.apis import load_recognizer, video_test_pipeline
+from msnet_mmaction.apis import load_recognizer, run_tool, video_test_pipeline
 from msnet_mmaction.visualization import count_frames, visualize_video
 
 
@@ -39,8 +39,8 @@ def main() -> None:
     parser.add_argument('--vis-out-dir', help='also write motion figures here')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     args = parser.parse_args()
-    for what, path in (('config', args.config), ('checkpoint', args.checkpoint),
-                       ('video', args.video), ('label map', args.label_map)):
+    for what, path in (('config', args.config), ('video', args.video),
+                       ('label map', args.label_map)):
         if not osp.isfile(path):
             raise SystemExit(f'error: {what} {path} does not exist')
     with open(args.label_map) as f:
@@ -72,4 +72,4 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    run_tool(main)

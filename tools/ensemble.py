@@ -13,7 +13,7 @@ from typing import Optional, Sequence
 import mmengine
 import numpy as np
 
-from msnet_mmaction.evaluation import accuracy_report, load_predictions
+from msnet_mmaction.analysis.prediction_accuracy import accuracy_report, load_predictions
 
 
 def fuse_scores(scores: Sequence[np.ndarray], weights: Optional[Sequence[float]] = None,

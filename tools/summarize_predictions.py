@@ -9,7 +9,7 @@ for the train/val gap.
 import argparse
 import time
 
-from msnet_mmaction.evaluation import accuracy_report, load_predictions
+from msnet_mmaction.analysis.prediction_accuracy import accuracy_report, load_predictions
 
 
 def main() -> None:

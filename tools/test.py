@@ -3,17 +3,25 @@
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--dump RESULTS.pkl] [--show-dir DIR]
         [--cfg-options KEY=VALUE ...] [--launcher {none,pytorch,slurm,mpi}]
 
-Checkpoints are loaded with ``torch.load(weights_only=True)``; one holding arbitrary Python objects
-is refused with an explanation.
+The checkpoint is checked first: a missing, truncated or overwritten file stops the tool at once
+with one line naming it. Checkpoints are loaded with ``torch.load(weights_only=True)``; one holding
+arbitrary Python objects is refused with an explanation.
 """
 import argparse
+import os
 import os.path as osp
 import pickle
 
-import msnet_mmaction  # noqa: F401  (registers the plugin and applies the compat fixes)
-from msnet_mmaction.apis import add_common_arguments, build_runner, load_config
-from msnet_mmaction.compat import explain_unsafe_checkpoint
-from msnet_mmaction.engine import keep_freed_memory
+# PyTorch's OpenMP threads spin while they wait for work; where other jobs share the cores, the
+# spinning takes their time, many times what sharing alone costs (docs/benchmarks.md measures
+# both policies). Set OMP_WAIT_POLICY=ACTIVE to spin. It must be set before torch loads OpenMP.
+os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
+
+import msnet_mmaction  # noqa: F401,E402  (registers the plugin and applies the compat fixes)
+from msnet_mmaction.apis import (add_common_arguments, build_runner, compile_test_step,  # noqa: E402
+                                 load_config, run_tool)
+from msnet_mmaction.compat import explain_unsafe_checkpoint  # noqa: E402
+from msnet_mmaction.engine import check_checkpoint, keep_freed_memory  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -43,6 +51,7 @@ def add_visualisation(cfg, args: argparse.Namespace) -> None:
 
 def main() -> None:
     args = parse_args()
+    check_checkpoint(args.checkpoint)
     keep_freed_memory()
     cfg = load_config(args)
     cfg.load_from = args.checkpoint
@@ -54,6 +63,7 @@ def main() -> None:
         evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [cfg.test_evaluator]
         cfg.test_evaluator = evaluators + [dict(type='DumpResults', out_file_path=args.dump)]
     runner = build_runner(cfg)
+    compile_test_step(runner)
     try:
         runner.test()
     except pickle.UnpicklingError as error:
@@ -61,4 +71,4 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    run_tool(main)

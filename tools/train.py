@@ -2,13 +2,23 @@
 
     python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp] [--auto-scale-lr]
         [--cfg-options KEY=VALUE ...] [--launcher {none,pytorch,slurm,mpi}]
+
+Failures with a known remedy (a damaged checkpoint to resume from, a full disk while saving, a
+non-finite loss, a data loader worker that died) end the run with one line that says what to do.
 """
 import argparse
+import os
 
-import msnet_mmaction  # noqa: F401  (registers the plugin and applies the compat fixes)
-from msnet_mmaction.apis import (add_common_arguments, build_runner, enable_amp,
-                                 enable_auto_scale_lr, load_config, set_resume)
-from msnet_mmaction.engine import keep_freed_memory
+# PyTorch's OpenMP threads spin while they wait for work; where other jobs share the cores, the
+# spinning takes their time, many times what sharing alone costs (docs/benchmarks.md measures
+# both policies). Set OMP_WAIT_POLICY=ACTIVE to spin. It must be set before torch loads OpenMP.
+os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
+
+import msnet_mmaction  # noqa: F401,E402  (registers the plugin and applies the compat fixes)
+from msnet_mmaction.apis import (add_common_arguments, build_runner, enable_amp,  # noqa: E402
+                                 enable_auto_scale_lr, explain_training_failure, load_config,
+                                 run_tool, set_resume)
+from msnet_mmaction.engine import keep_freed_memory  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -45,8 +55,15 @@ def main() -> None:
         randomness['deterministic'] = args.deterministic or randomness.get('deterministic', False)
         cfg.randomness = randomness
     set_resume(cfg, args.resume)
-    build_runner(cfg).train()
+    runner = build_runner(cfg)
+    try:
+        runner.train()
+    except Exception as error:
+        explained = explain_training_failure(error, cfg)
+        if explained is error:
+            raise
+        raise explained from error
 
 
 if __name__ == '__main__':
-    main()
+    run_tool(main)

@@ -12,7 +12,7 @@ import argparse
 import torch
 
 import msnet_mmaction  # noqa: F401
-from msnet_mmaction.apis import load_recognizer
+from msnet_mmaction.apis import load_recognizer, run_tool
 from msnet_mmaction.visualization import visualize_video
 
 
@@ -41,4 +41,4 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    run_tool(main)

@@ -1,8 +1,10 @@
+from .cli import explain_training_failure, run_tool
 from .inference import load_recognizer, video_test_pipeline
-from .runner import (add_common_arguments, build_runner, enable_amp, enable_auto_scale_lr,
-                     load_config, set_resume)
+from .runner import (add_common_arguments, build_runner, compile_test_step, enable_amp,
+                     enable_auto_scale_lr, load_config, resume_checkpoint, set_resume)
 
 __all__ = [
-    'add_common_arguments', 'build_runner', 'enable_amp', 'enable_auto_scale_lr', 'load_config',
-    'load_recognizer', 'set_resume', 'video_test_pipeline'
+    'add_common_arguments', 'build_runner', 'compile_test_step', 'enable_amp',
+    'enable_auto_scale_lr', 'explain_training_failure', 'load_config', 'load_recognizer',
+    'resume_checkpoint', 'run_tool', 'set_resume', 'video_test_pipeline'
 ]

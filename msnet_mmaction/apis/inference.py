@@ -1,5 +1,4 @@
 """Loading a recognizer for inference, with weights-only checkpoint loading and clear refusals."""
-import os.path as osp
 import pickle
 from typing import List, Optional, Union
 
@@ -7,15 +6,17 @@ import torch.nn as nn
 from mmengine.config import Config
 
 from ..compat import explain_unsafe_checkpoint
+from ..engine import check_checkpoint
 
 
 def load_recognizer(config: Union[str, Config], checkpoint: Optional[str] = None,
                     device: str = 'cpu') -> nn.Module:
-    """MMAction2's ``init_recognizer`` in eval mode, refusing checkpoints that are not plain
-    weights with an explanation (``weights_only`` loading stays on)."""
+    """MMAction2's ``init_recognizer`` in eval mode. A missing or damaged checkpoint raises
+    :class:`~msnet_mmaction.engine.DamagedCheckpointError`; one that is not plain weights is
+    refused with an explanation (``weights_only`` loading stays on)."""
     from mmaction.apis import init_recognizer
-    if checkpoint is not None and not osp.isfile(checkpoint):
-        raise FileNotFoundError(f'checkpoint {checkpoint} does not exist')
+    if checkpoint is not None:
+        check_checkpoint(checkpoint)
     try:
         model = init_recognizer(config, checkpoint, device=device)
     except pickle.UnpicklingError as error:

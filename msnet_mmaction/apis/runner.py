@@ -6,9 +6,10 @@ from typing import Optional
 
 import torch
 from mmengine.config import Config, DictAction
-from mmengine.runner import Runner
+from mmengine.runner import Runner, find_latest_checkpoint
 
 from ..compat import init_cpu_distributed
+from ..engine import check_resume_checkpoint
 
 
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
@@ -60,18 +61,54 @@ def enable_auto_scale_lr(cfg: Config) -> None:
 
 
 def set_resume(cfg: Config, resume: Optional[str]) -> None:
-    """``--resume`` alone resumes from the work dir's latest checkpoint; with a path, from it."""
+    """``--resume`` alone resumes from the work dir's latest checkpoint; with a path, from it.
+
+    The checkpoint it will resume from is checked first
+    (:func:`~msnet_mmaction.engine.check_resume_checkpoint`): a damaged one stops the run with
+    an error that names the newest intact checkpoint.
+    """
     if resume is None:
         return
     cfg.resume = True
     cfg.load_from = None if resume == 'auto' else resume
+    path = resume_checkpoint(cfg)
+    if path is not None:
+        check_resume_checkpoint(path, cfg.work_dir)
+
+
+def resume_checkpoint(cfg: Config) -> Optional[str]:
+    """The checkpoint MMEngine's runner resumes from for ``cfg``, if any: ``load_from``, else
+    the one the work dir's ``last_checkpoint`` names."""
+    if cfg.get('load_from'):
+        return cfg.load_from
+    if not osp.isfile(osp.join(cfg.work_dir, 'last_checkpoint')):
+        return None
+    return find_latest_checkpoint(cfg.work_dir)
+
+
+def compile_test_step(runner: Runner) -> bool:
+    """Compile the model's ``test_step`` as the config's ``compile`` option asks.
+
+    MMEngine's runner applies ``compile`` (``True`` or the keyword arguments of
+    ``torch.compile``) to ``train_step`` only; ``tools/test.py`` applies it to ``test_step`` the
+    same way. Returns whether it compiled.
+    """
+    options = runner.cfg.get('compile')
+    if not options:
+        return False
+    options = {} if options is True else dict(options)
+    runner.model.test_step = torch.compile(runner.model.test_step, **options)
+    runner.logger.info(f'test_step compiled with torch.compile({options}); the first batches '
+                       'compile it')
+    return True
 
 
 def build_runner(cfg: Config) -> Runner:
     """Build an MMEngine runner, taking the gloo/CPU DDP path when CUDA is unavailable.
 
-    Adds :class:`~msnet_mmaction.engine.RandomStateHook` (generator states in checkpoints) unless
-    the config already has it, and saves checkpoints with
+    Adds :class:`~msnet_mmaction.engine.RandomStateHook` (generator states in checkpoints) and
+    :class:`~msnet_mmaction.engine.NonFiniteLossHook` (``skip`` from the config's
+    ``skip_nonfinite_loss``) unless the config already has them, and saves checkpoints with
     :class:`~msnet_mmaction.engine.AtomicCheckpointHook` where the config names the stock
     ``CheckpointHook``, so that a job killed while saving can still be resumed.
     """
@@ -80,8 +117,12 @@ def build_runner(cfg: Config) -> Runner:
     if checkpoint is not None and checkpoint.get('type') == 'CheckpointHook':
         checkpoint.type = 'AtomicCheckpointHook'
     hooks = list(cfg.get('custom_hooks') or [])
-    if not any(h.get('type') == 'RandomStateHook' for h in hooks):
-        cfg.custom_hooks = hooks + [dict(type='RandomStateHook')]
+    present = {h.get('type') for h in hooks}
+    for hook in (dict(type='RandomStateHook'),
+                 dict(type='NonFiniteLossHook', skip=bool(cfg.get('skip_nonfinite_loss')))):
+        if hook['type'] not in present:
+            hooks.append(hook)
+    cfg.custom_hooks = hooks
     if 'runner_type' in cfg:
         from mmaction.registry import RUNNERS
         return RUNNERS.build(cfg)

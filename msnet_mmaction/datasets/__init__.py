@@ -1,6 +1,7 @@
 from .annotations import (AnnotationError, FileList, hmdb51_file_lists, kinetics_classes,
                           kinetics_file_list, save_file_list, sthv1_file_list, sthv2_file_list)
-from .checked import BadSampleError, CheckedRawframeDataset, CheckedVideoDataset
+from ..compat.sample_errors import BadSampleError
+from .checked import CheckedRawframeDataset, CheckedVideoDataset
 from .transforms import SelectiveFlip
 
 __all__ = [

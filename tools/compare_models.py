@@ -1,103 +1,77 @@
-"""Train several configs with the same budget, evaluate each, and print one table.
+"""Train several configs with the same budget and seeds, test each, print one table and plot the
+learning curves.
 
-    python tools/compare_models.py CONFIG [CONFIG ...] [--work-dir DIR] [--train-subset N]
-        [--seed S] [--reuse] [--cfg-options KEY=VALUE ...]
+    python tools/compare_models.py CONFIG [CONFIG ...] [--seeds 0 1 2] [--control CONFIG ...]
+        [--jobs 2] [--work-dir DIR] [--data-root DIR] [--cfg-options KEY=VALUE ...]
 
-Each config is trained with ``tools/train.py`` and its best checkpoint tested with ``tools/test.py``
-twice: on the held-out val split (the accuracy that counts) and on the first N training clips, so
-that the table states the train/val gap. Runs go one after another; the wall time of each training
-is in the table. With ``--reuse``, a config whose folder under the work dir already holds a best
-checkpoint is only evaluated (its training time is then unknown and shown as "-").
+Each config and seed is trained with ``tools/train.py`` and evaluated on the held-out list by the
+config's validation loop at the end (``msnet_mmaction.analysis.equal_budget``); each ``--control``
+config is trained with the first seed only. Runs go ``--jobs`` at a time, with the cores shared
+out among them. A run that already validated in the work dir is reused, so an interrupted
+comparison resumes. The table (also ``table.md``) gives held-out top-1 per seed and its mean and
+spread, then the first config's lead over each other one; ``curves.png`` plots the accuracy of
+the training batches against the iteration (averaged over ``--curve-window`` iterations), which
+is accuracy on unseen clips when every training clip is new.
 """
 import argparse
+import json
 import os
 import os.path as osp
-import subprocess
-import sys
 import time
-from typing import Dict, List, Optional
 
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 
-from msnet_mmaction.evaluation import accuracy_report, load_predictions
-
-TOOLS = osp.dirname(osp.abspath(__file__))
-
-
-def _run(args: List[str]) -> None:
-    print('+', ' '.join(args), flush=True)
-    subprocess.run([sys.executable, *args], check=True)
-
-
-def _options(options: Dict[str, object]) -> List[str]:
-    return ['--cfg-options', *(f'{k}={v}' for k, v in options.items())] if options else []
-
-
-def _best_checkpoint(train_dir: str) -> Optional[str]:
-    if not osp.isdir(train_dir):
-        return None
-    best = [f for f in os.listdir(train_dir) if f.startswith('best_') and f.endswith('.pth')]
-    return max((osp.join(train_dir, f) for f in best), key=osp.getmtime, default=None)
-
-
-def compare(config: str, work_dir: str, train_subset: int, seed: int, options: Dict[str, object],
-            reuse: bool = False) -> Dict[str, object]:
-    """Train and test one config; accuracies in percent, training time in seconds."""
-    name = osp.splitext(osp.basename(config))[0]
-    train_dir = osp.join(work_dir, name)
-    checkpoint = _best_checkpoint(train_dir) if reuse else None
-    train_time = None
-    if checkpoint is None:
-        start = time.time()
-        _run([osp.join(TOOLS, 'train.py'), config, '--work-dir', train_dir, '--seed', str(seed),
-              *_options(options)])
-        train_time = time.time() - start
-        checkpoint = _best_checkpoint(train_dir)
-    cfg = Config.fromfile(config)
-    train_ann = cfg.train_dataloader.dataset.ann_file
-    row = dict(model=name, train_time=train_time)
-    for split, extra in (('val', {}), ('train', {'test_dataloader.dataset.ann_file': train_ann,
-                                                  'test_dataloader.dataset.indices': train_subset})):
-        dump = osp.join(train_dir, f'predictions_{split}.pkl')
-        _run([osp.join(TOOLS, 'test.py'), config, checkpoint, '--work-dir',
-              osp.join(train_dir, f'test_{split}'), '--dump', dump,
-              *_options({**options, **extra})])
-        report = accuracy_report(*load_predictions(dump))
-        row.update({f'{split}_{k}': 100 * v for k, v in report.items()})
-    return row
-
-
-def format_table(rows: List[Dict[str, object]]) -> str:
-    """A Markdown table of :func:`compare` rows."""
-    lines = ['| config | val top-1 | val top-5 | val mean class | train top-1 | train - val | '
-             'train time |', '|---|---|---|---|---|---|---|']
-    for r in rows:
-        train_time = '-' if r['train_time'] is None else f'{r["train_time"]:.0f} s'
-        lines.append(f'| {r["model"]} | {r["val_top1"]:.2f} | {r["val_top5"]:.2f} | '
-                     f'{r["val_mean_class"]:.2f} | {r["train_top1"]:.2f} | '
-                     f'{r["train_top1"] - r["val_top1"]:+.2f} | {train_time} |')
-    return '\n'.join(lines)
+from msnet_mmaction.analysis.equal_budget import (Run, format_leads, format_table, plot_curves,
+                                                  run_all)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('configs', nargs='+', help='config files, trained in this order')
-    parser.add_argument('--work-dir', default='work_dirs/compare', help='one sub-folder per config')
-    parser.add_argument('--train-subset', type=int, default=400,
-                        help='training clips to measure train accuracy on')
-    parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--reuse', action='store_true',
-                        help='evaluate, without retraining, configs that already have a best checkpoint')
+    parser.add_argument('configs', nargs='+',
+                        help='config files; the first is compared with each other one')
+    parser.add_argument('--seeds', type=int, nargs='+', default=[0])
+    parser.add_argument('--control', nargs='+', default=[],
+                        help='configs trained with the first seed only: a reference point such '
+                        'as an order-blind TSN, compared like the others on that seed')
+    parser.add_argument('--jobs', type=int, default=1, help='runs at a time')
+    parser.add_argument('--work-dir', default='work_dirs/compare',
+                        help='one sub-folder per config and seed')
+    parser.add_argument('--data-root', help='MSNET_SYNTHETIC_ROOT for the synthetic configs')
+    parser.add_argument('--title', default='', help='title of the plot')
+    parser.add_argument('--curve-window', type=int, default=10,
+                        help='iterations each point of the learning curves averages over '
+                        '(log every iteration for it to average several batches)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
                         help='overrides applied to every config')
     args = parser.parse_args()
-    rows = [compare(c, args.work_dir, args.train_subset, args.seed, args.cfg_options, args.reuse)
-            for c in args.configs]
-    table = format_table(rows)
+    options = tuple(f'{k}={v}' for k, v in args.cfg_options.items())
+
+    def training(config: str, seed: int) -> Run:
+        name = osp.splitext(osp.basename(config))[0]
+        return Run(config, seed, osp.join(args.work_dir, name, f'seed{seed}'), args.data_root,
+                   options)
+
+    compared = [training(config, seed) for seed in args.seeds for config in args.configs]
+    controls = [training(config, args.seeds[0]) for config in args.control]
+    start = time.time()
+
+    def report(run: Run, result: dict) -> None:
+        print(f'{run.name} seed {run.seed}: held-out top-1 {result["top1"]:.2f} % '
+              f'({time.time() - start:.0f} s into the comparison)', flush=True)
+
+    # Controls start first: with several jobs, a run left to start last may run alone at the end.
+    results = run_all(controls + compared, args.jobs, report)
+    results = results[len(controls):] + results[:len(controls)]
+    table = '\n'.join([format_table(results), ''] + format_leads(results))
     os.makedirs(args.work_dir, exist_ok=True)
     with open(osp.join(args.work_dir, 'table.md'), 'w') as f:
         f.write(table + '\n')
+    with open(osp.join(args.work_dir, 'results.json'), 'w') as f:
+        json.dump(results, f, indent=1)
+    plot_curves(results, osp.join(args.work_dir, 'curves.png'), args.title,
+                window=args.curve_window)
     print('\n' + table)
+    print(f'\nwrote {args.work_dir}/table.md, results.json and curves.png')
 
 
 if __name__ == '__main__':

@@ -1,0 +1,199 @@
+"""Training configs at equal budget and comparing them: the engine of ``tools/compare_models.py``,
+``tools/analysis/motion_study.py`` and the main job.
+
+Each run trains one config with one seed through ``tools/train.py`` in a subprocess, exactly as a
+user would, and is evaluated on the held-out list by the config's validation loop at the end of
+training (the synthetic configs validate after their one epoch). Runs go ``jobs`` at a time with
+the cores shared out among them (``OMP_NUM_THREADS``); the data loaders run in the training
+process, so no worker competes for the cores either. A run keeps its checkpoint and logs, so an
+interrupted comparison resumes without repeating it.
+"""
+import glob
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
+
+import numpy as np
+
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+class Run(NamedTuple):
+    """One training: a config, a seed, its work dir, the data root and the config overrides."""
+    config: str
+    seed: int
+    work_dir: str
+    data_root: Optional[str] = None
+    options: Tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return osp.splitext(osp.basename(self.config))[0]
+
+
+def _python(args: List[str], env: Dict[str, str], log: str) -> None:
+    with open(log, 'a') as out:
+        out.write(f'+ {" ".join(args)}\n')
+        out.flush()
+        result = subprocess.run([sys.executable, *args], cwd=REPO, env=env, stdout=out,
+                                stderr=subprocess.STDOUT)
+    if result.returncode != 0:
+        raise RuntimeError(f'{args[0]} exited with {result.returncode}; see {log}')
+
+
+def _scalars(work_dir: str) -> List[dict]:
+    """The records MMEngine logged for a run, in order."""
+    records = []
+    for path in sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json'))):
+        with open(path) as f:
+            records += [json.loads(line) for line in f if line.strip()]
+    return records
+
+
+def learning_curve(work_dir: str) -> List[Tuple[int, float]]:
+    """(iteration, top-1 in %) of the training batches as MMEngine logged them.
+
+    MMEngine logs the accuracy of the batch of the logged iteration (only losses are averaged
+    over a window). When every training clip is new (one pass), a batch is scored before the
+    model learns from it: these are accuracies on unseen clips.
+    """
+    return [(int(r['step']), 100 * float(r['top1_acc'])) for r in _scalars(work_dir)
+            if 'top1_acc' in r and 'step' in r]
+
+
+def held_out_metrics(work_dir: str) -> Optional[Dict[str, float]]:
+    """Top-1, top-5 and mean class accuracy (in %) of the last validation, if any."""
+    validations = [r for r in _scalars(work_dir) if 'acc/top1' in r]
+    if not validations:
+        return None
+    last = validations[-1]
+    return dict(top1=100 * last['acc/top1'], top5=100 * last['acc/top5'],
+                mean_class=100 * last['acc/mean1'])
+
+
+def train_and_test(run: Run, threads: int) -> dict:
+    """Train ``run`` (or reuse what it left) and evaluate it on the held-out list: top-1, top-5 and
+    mean class accuracy in %, the training time in seconds (None when reused) and the learning
+    curve."""
+    os.makedirs(run.work_dir, exist_ok=True)
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), PYTHONWARNINGS='ignore')
+    if run.data_root:
+        env['MSNET_SYNTHETIC_ROOT'] = run.data_root
+    options = ['--cfg-options', 'train_dataloader.num_workers=0',
+               'train_dataloader.persistent_workers=False', 'val_dataloader.num_workers=0',
+               'val_dataloader.persistent_workers=False', *run.options]
+    seconds = None
+    metrics = held_out_metrics(run.work_dir)
+    if metrics is None:
+        start = time.time()
+        _python(['tools/train.py', run.config, '--work-dir', run.work_dir, '--seed',
+                 str(run.seed), *options], env, osp.join(run.work_dir, 'run.log'))
+        seconds = time.time() - start
+        metrics = held_out_metrics(run.work_dir)
+        if metrics is None:
+            raise RuntimeError(f'{run.config} did not validate; give it a val_dataloader')
+    with open(osp.join(run.work_dir, 'last_checkpoint')) as f:
+        checkpoint = f.read().strip()
+    return dict(model=run.name, seed=run.seed, checkpoint=checkpoint, train_seconds=seconds,
+                curve=learning_curve(run.work_dir), **metrics)
+
+
+def run_all(runs: Sequence[Run], jobs: int,
+            on_result: Optional[Callable[[Run, dict], None]] = None) -> List[dict]:
+    """:func:`train_and_test` for every run, ``jobs`` at a time; results in the order of
+    ``runs``. ``on_result`` is called as each run finishes."""
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+
+    def one(run: Run) -> dict:
+        result = train_and_test(run, threads)
+        if on_result is not None:
+            on_result(run, result)
+        return result
+
+    with ThreadPoolExecutor(jobs) as pool:
+        return list(pool.map(one, runs))
+
+
+def by_model(results: Iterable[dict]) -> Dict[str, List[dict]]:
+    grouped: Dict[str, List[dict]] = {}
+    for result in results:
+        grouped.setdefault(result['model'], []).append(result)
+    return grouped
+
+
+def format_table(results: Sequence[dict]) -> str:
+    """A Markdown table: per model, held-out top-1 of each seed, mean ± std (the mean alone for a
+    single seed), top-5, and the mean training time."""
+    lines = ['| config | top-1 per seed | top-1 mean ± std | top-5 mean | train time |',
+             '|---|---|---|---|---|']
+    for model, rows in by_model(results).items():
+        top1 = np.array([r['top1'] for r in rows])
+        seconds = [r['train_seconds'] for r in rows if r['train_seconds'] is not None]
+        per_seed = ', '.join(f'{r["top1"]:.1f} ({r["seed"]})' for r in rows)
+        time_cell = f'{np.mean(seconds):.0f} s' if seconds else '-'
+        spread = f' ± {top1.std():.1f}' if len(rows) > 1 else ''
+        lines.append(f'| {model} | {per_seed} | {top1.mean():.1f}{spread} | '
+                     f'{np.mean([r["top5"] for r in rows]):.1f} | {time_cell} |')
+    return '\n'.join(lines)
+
+
+def format_leads(results: Sequence[dict]) -> List[str]:
+    """How the first model compares with each other one, seed by seed: the mean difference of
+    held-out top-1 in points and the seeds it is ahead in."""
+    grouped = by_model(results)
+    first, *others = grouped
+    ours = {r['seed']: r['top1'] for r in grouped[first]}
+    lines = []
+    for other in others:
+        theirs = {r['seed']: r['top1'] for r in grouped[other]}
+        seeds = sorted(set(ours) & set(theirs))
+        gaps = [ours[s] - theirs[s] for s in seeds]
+        ahead = sum(gap > 0 for gap in gaps)
+        over = f'mean of {len(seeds)} seeds' if len(seeds) > 1 else f'seed {seeds[0]}'
+        lines.append(f'{first} - {other}: {np.mean(gaps):+.1f} points ({over}), '
+                     f'ahead in {ahead} of {len(seeds)}')
+    return lines
+
+
+def trailing_mean(curve: Sequence[Tuple[int, float]], window: int) -> List[Tuple[int, float]]:
+    """Each point of ``curve`` replaced by the mean of the points within the last ``window``
+    iterations up to it (``window`` 1 keeps the curve)."""
+    steps = np.array([step for step, _ in curve])
+    values = np.array([value for _, value in curve])
+    return [(int(step), float(values[(steps > step - window) & (steps <= step)].mean()))
+            for step in steps]
+
+
+def plot_curves(results: Sequence[dict], path: str, title: str,
+                chance: Optional[float] = None, window: int = 1) -> None:
+    """Held-out top-1 against iteration, mean over the seeds per model, their spread shaded;
+    each run's curve first averaged over trailing windows of ``window`` iterations."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    figure, axes = plt.subplots(figsize=(6, 4), dpi=120)
+    for model, rows in by_model(results).items():
+        curves = [dict(trailing_mean(r['curve'], window)) for r in rows if r['curve']]
+        steps = sorted(set.intersection(*(set(c) for c in curves))) if curves else []
+        if not steps:
+            continue
+        values = np.array([[c[s] for s in steps] for c in curves])
+        mean = values.mean(0)
+        axes.plot(steps, mean, label=model)
+        axes.fill_between(steps, values.min(0), values.max(0), alpha=0.2)
+    if chance is not None:
+        axes.axhline(chance, color='grey', linestyle=':', label='chance')
+    axes.set_xlabel('iteration')
+    axes.set_ylabel('top-1 on clips not yet seen (%)')
+    axes.set_ylim(0, 100)
+    axes.set_title(title, fontsize=9)
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)

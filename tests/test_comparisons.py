@@ -1,0 +1,86 @@
+"""Equal-budget comparisons: tools/compare_models.py (the main job's engine) and the motion study,
+run for real on tiny settings, and their tables, leads and plots from known results."""
+import json
+import os.path as osp
+
+import pytest
+from helpers import REPO, python
+
+from msnet_mmaction.analysis.equal_budget import (format_leads, format_table, learning_curve,
+                                                  plot_curves, trailing_mean)
+
+CONFIGS = [osp.join(REPO, 'configs', f'{m}_r18_8f_synthetic-motion.py') for m in ('msnet', 'tsn')]
+
+
+def result(model: str, seed: int, top1: float) -> dict:
+    return dict(model=model, seed=seed, top1=top1, top5=100.0, mean_class=top1,
+                train_seconds=10.0, curve=[(10, top1 / 2), (20, top1)], checkpoint='x.pth')
+
+
+def test_table_and_leads_from_known_results(tmp_path):
+    results = [result('msnet', 0, 80.0), result('tsm', 0, 50.0), result('msnet', 1, 60.0),
+               result('tsm', 1, 70.0), result('tsn', 0, 12.5)]
+    table = format_table(results).splitlines()
+    assert table[2] == '| msnet | 80.0 (0), 60.0 (1) | 70.0 ± 10.0 | 100.0 | 10 s |'
+    assert table[3] == '| tsm | 50.0 (0), 70.0 (1) | 60.0 ± 10.0 | 100.0 | 10 s |'
+    assert table[4] == '| tsn | 12.5 (0) | 12.5 | 100.0 | 10 s |'
+    assert format_leads(results) == ['msnet - tsm: +10.0 points (mean of 2 seeds), ahead in 1 of 2',
+                                     'msnet - tsn: +67.5 points (seed 0), ahead in 1 of 1']
+    path = str(tmp_path / 'curves.png')
+    plot_curves(results, path, 'title', chance=12.5)
+    with open(path, 'rb') as f:
+        assert f.read(8) == b'\x89PNG\r\n\x1a\n'
+
+
+def test_trailing_mean_averages_the_window_up_to_each_point():
+    curve = [(1, 0.0), (2, 50.0), (3, 100.0), (5, 25.0)]
+    assert trailing_mean(curve, 1) == curve
+    assert trailing_mean(curve, 2) == [(1, 0.0), (2, 25.0), (3, 75.0), (5, 25.0)]
+    assert trailing_mean(curve, 3) == [(1, 0.0), (2, 25.0), (3, 50.0), (5, 62.5)]
+
+
+def test_compare_models_trains_tests_and_resumes(synthetic_root, tmp_path):
+    work_dir = str(tmp_path / 'compare')
+    args = ['tools/compare_models.py', CONFIGS[0], '--control', CONFIGS[1], '--seeds', '0', '1',
+            '--jobs', '2', '--work-dir', work_dir, '--data-root', synthetic_root,
+            '--cfg-options', 'default_hooks.checkpoint.save_best=None',
+            'default_hooks.logger.interval=1']
+    out = python(*args).stdout
+    with open(osp.join(work_dir, 'results.json')) as f:
+        results = json.load(f)
+    # The control config is trained with the first seed only.
+    assert [(r['model'], r['seed']) for r in results] == [
+        ('msnet_r18_8f_synthetic-motion', 0), ('msnet_r18_8f_synthetic-motion', 1),
+        ('tsn_r18_8f_synthetic-motion', 0)]
+    for r in results:
+        assert 0 <= r['top1'] <= r['top5'] <= 100 and r['train_seconds'] > 0
+        # 16 training clips, batch 8: the two iterations, each logged.
+        assert [step for step, _ in r['curve']] == [1, 2]
+        curve = learning_curve(osp.dirname(r['checkpoint']))
+        assert [tuple(point) for point in r['curve']] == curve
+        # 8 held-out clips: whole eighths.
+        assert (r['top1'] * 8 / 100) == pytest.approx(round(r['top1'] * 8 / 100))
+    assert 'msnet_r18_8f_synthetic-motion - tsn_r18_8f_synthetic-motion: ' in out
+    assert osp.isfile(osp.join(work_dir, 'curves.png'))
+    again = python(*args).stdout  # everything reused: nothing is trained again
+    with open(osp.join(work_dir, 'results.json')) as f:
+        assert [r['top1'] for r in json.load(f)] == [r['top1'] for r in results]
+    assert again.count(' | - |') == 2  # no training time for either config: the runs were reused
+
+
+@pytest.mark.parametrize('sweep, values', [('coherence', ['1', '0.5'])])
+def test_motion_study_sweeps_one_property(sweep, values, tmp_path):
+    work_dir = str(tmp_path / 'study')
+    out = python('tools/analysis/motion_study.py', sweep, '--values', *values, '--models', 'tsn',
+                 '--seeds', '0', '--iters', '2', '--batch', '4', '--val-clips', '8', '--size', '32',
+                 '--work-dir', work_dir, '--generator', '--density', '2', '3').stdout
+    rows = [line for line in out.splitlines() if line.startswith('| ') and '|---' not in line]
+    assert rows[0].startswith('| coherence (fraction of objects moving with the label) | TSN |')
+    assert [row.split('|')[1].strip() for row in rows[1:]] == values
+    with open(osp.join(work_dir, sweep, 'results.jsonl')) as f:
+        results = [json.loads(line) for line in f]
+    assert sorted(r['value'] for r in results) == sorted(float(v) for v in values)
+    assert all(r['classes'] == 8 and r['generator'] == ['--density', '2', '3'] for r in results)
+    assert osp.isfile(osp.join(work_dir, sweep, 'study.png'))
+    with open(osp.join(work_dir, sweep, 'data', 'coherence=0.5', 'train_list_rawframes.txt')) as f:
+        assert len(f.readlines()) == 8

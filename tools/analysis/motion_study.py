@@ -1,0 +1,188 @@
+"""Where explicit motion pays: MSNet, TSM and TSN trained at equal budget across a sweep of one
+property of the synthetic motion dataset.
+
+    python tools/analysis/motion_study.py speed --values 1 2 4 8 16 --generator --density 5 7
+    python tools/analysis/motion_study.py coherence --values 0.6 0.3 --generator --speed 4 4
+
+For every value of the swept property the tool generates a dataset
+(``tools/data/make_synthetic_motion.py`` with the value, 64 px frames by default, and the other
+generator options from ``--generator``), then trains each model for ``--iters`` iterations of
+``--batch`` new clips (one pass, each clip seen once) with every seed, through ``tools/train.py``,
+and evaluates it on the held-out clips (:mod:`msnet_mmaction.analysis.equal_budget`). The models differ only in their temporal
+modelling: the synthetic-motion configs, ResNet-18 from scratch, AdamW and a cosine schedule.
+
+Each result is appended to ``results.jsonl`` in the work dir as it comes, and a run keeps its
+checkpoint and logs, so an interrupted study resumes where it stopped. At the end the tool
+prints the mean and standard deviation of held-out top-1 per model and value and writes them
+(``study.md``) with a plot (``study.png``: accuracy against the property, one line per model, the
+seeds' spread shaded).
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from msnet_mmaction.analysis.equal_budget import REPO, Run, run_all
+
+CONFIGS = {name: osp.join(REPO, 'configs', f'{name}_r18_8f_synthetic-motion.py')
+           for name in ('msnet', 'tsm', 'tsn')}
+LABELS = {'msnet': 'MSNet', 'tsm': 'TSM', 'tsn': 'TSN'}
+SWEEPS = {
+    'speed': ('speed (px per frame)', lambda v: ['--speed', f'{v:g}', f'{v:g}']),
+    'coherence': ('coherence (fraction of objects moving with the label)',
+                  lambda v: ['--coherence', f'{v:g}']),
+    'object-size': ('object side (fraction of the frame)',
+                    lambda v: ['--object-size', f'{v:g}', f'{v:g}']),
+}
+
+
+def point_name(sweep: str, value: float) -> str:
+    return f'{sweep}={value:g}'
+
+
+def make_data(args: argparse.Namespace, value: float) -> str:
+    """The dataset of one value of the sweep, generated unless it is there."""
+    root = osp.join(args.work_dir, 'data', point_name(args.sweep, value))
+    if not osp.isfile(osp.join(root, 'label_map.txt')):
+        command = [sys.executable, 'tools/data/make_synthetic_motion.py', '--out', root,
+                   '--formats', 'rawframes', '--train-clips', str(args.iters * args.batch),
+                   '--val-clips', str(args.val_clips), '--size', str(args.size),
+                   *args.generator, *SWEEPS[args.sweep][1](value)]
+        with open(osp.join(args.work_dir, 'generate.log'), 'a') as log:
+            subprocess.run(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, check=True)
+    return root
+
+
+def class_count(root: str) -> int:
+    with open(osp.join(root, 'label_map.txt')) as f:
+        return len([line for line in f if line.strip()])
+
+
+def load_results(path: str) -> List[dict]:
+    if not osp.isfile(path):
+        return []
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def summarise(results: Sequence[dict]) -> Dict[Tuple[str, float], Tuple[float, float, int]]:
+    """{(model, value): (mean, std, seeds)} of held-out top-1."""
+    grouped: Dict[Tuple[str, float], List[float]] = {}
+    for result in results:
+        grouped.setdefault((result['model'], result['value']), []).append(result['top1'])
+    return {key: (float(np.mean(v)), float(np.std(v)), len(v)) for key, v in grouped.items()}
+
+
+def format_table(sweep: str, summary: dict, models: Sequence[str], values: Sequence[float],
+                 chance: float) -> str:
+    lines = [f'| {SWEEPS[sweep][0]} | ' + ' | '.join(LABELS[m] for m in models) + ' |',
+             '|---' * (len(models) + 1) + '|']
+    for value in values:
+        cells = [f'{summary[(m, value)][0]:.1f} ± {summary[(m, value)][1]:.1f}'
+                 if (m, value) in summary else '-' for m in models]
+        lines.append(f'| {value:g} | ' + ' | '.join(cells) + ' |')
+    seeds = sorted({n for *_, n in summary.values()})
+    lines.append(f'\nHeld-out top-1 in %, mean ± std over {"/".join(map(str, seeds))} seeds; '
+                 f'chance {chance:.1f} %.')
+    return '\n'.join(lines)
+
+
+def plot(path: str, sweep: str, summary: dict, models: Sequence[str], values: Sequence[float],
+         chance: float, title: str) -> None:
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    figure, axes = plt.subplots(figsize=(6, 4), dpi=120)
+    for model in models:
+        points = [(v, *summary[(model, v)][:2]) for v in values if (model, v) in summary]
+        if points:
+            xs, means, stds = (np.array(column) for column in zip(*points))
+            axes.plot(xs, means, marker='o', label=LABELS[model])
+            axes.fill_between(xs, means - stds, means + stds, alpha=0.2)
+    axes.axhline(chance, color='grey', linestyle=':', label='chance')
+    axes.set_xlabel(SWEEPS[sweep][0])
+    axes.set_ylabel('held-out top-1 (%)')
+    axes.set_ylim(0, 100)
+    axes.set_title(title, fontsize=9)
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('sweep', choices=list(SWEEPS))
+    parser.add_argument('--values', type=float, nargs='+', required=True)
+    parser.add_argument('--models', nargs='+', choices=list(CONFIGS), default=list(CONFIGS))
+    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
+    parser.add_argument('--iters', type=int, default=150, help='training iterations (one pass)')
+    parser.add_argument('--batch', type=int, default=8, help='clips per iteration')
+    parser.add_argument('--val-clips', type=int, default=200)
+    parser.add_argument('--size', type=int, default=64, help='frame side in pixels')
+    parser.add_argument('--jobs', type=int, default=2, help='runs at a time')
+    parser.add_argument('--work-dir', default='work_dirs/motion_study')
+    parser.add_argument('--cfg-options', nargs='+', default=[],
+                        help='config overrides for every run, KEY=VALUE')
+    parser.add_argument('--generator', nargs=argparse.REMAINDER, default=[],
+                        help='options for make_synthetic_motion.py at every point (last)')
+    return parser.parse_args(argv)
+
+
+def main() -> None:
+    args = parse_args()
+    args.work_dir = osp.join(args.work_dir, args.sweep)
+    os.makedirs(args.work_dir, exist_ok=True)
+    results_file = osp.join(args.work_dir, 'results.jsonl')
+    done = {(r['value'], r['model'], r['seed']) for r in load_results(results_file)}
+    runs, points = [], {}
+    for value in args.values:
+        root = make_data(args, value)
+        options = (f'train_dataloader.batch_size={args.batch}',
+                   f'model.cls_head.num_classes={class_count(root)}',
+                   'default_hooks.checkpoint.save_best=None',
+                   f'default_hooks.logger.interval={max(args.iters // 10, 1)}', *args.cfg_options)
+        for seed in args.seeds:
+            for model in args.models:
+                if (value, model, seed) in done:
+                    continue
+                run = Run(CONFIGS[model], seed, osp.join(args.work_dir, 'runs',
+                                                         point_name(args.sweep, value), model,
+                                                         f'seed{seed}'), root, options)
+                runs.append(run)
+                points[run] = (value, model)
+    print(f'{len(runs)} runs to go ({len(done)} done), {args.jobs} at a time', flush=True)
+
+    def record(run: Run, result: dict) -> None:
+        value, model = points[run]
+        row = dict(sweep=args.sweep, value=value, model=model, seed=run.seed,
+                   top1=result['top1'], train_seconds=result['train_seconds'],
+                   classes=class_count(run.data_root), iters=args.iters, batch=args.batch,
+                   generator=args.generator)
+        with open(results_file, 'a') as f:
+            f.write(json.dumps(row) + '\n')
+        print(f'{point_name(args.sweep, value)} {model} seed {run.seed}: {result["top1"]:.2f} %',
+              flush=True)
+
+    run_all(runs, args.jobs, record)
+    results = [r for r in load_results(results_file)
+               if r['value'] in args.values and r['model'] in args.models]
+    summary = summarise(results)
+    chance = 100 / results[0]['classes']
+    table = format_table(args.sweep, summary, args.models, args.values, chance)
+    setting = (f'{args.iters} iterations of {args.batch} clips, {args.size} px'
+               + (f', {" ".join(args.generator)}' if args.generator else ''))
+    with open(osp.join(args.work_dir, 'study.md'), 'w') as f:
+        f.write(f'{setting}\n\n{table}\n')
+    plot(osp.join(args.work_dir, 'study.png'), args.sweep, summary, args.models, args.values,
+         chance, setting)
+    print(f'\n{setting}\n\n{table}\n\nwrote {args.work_dir}/study.md and study.png')
+
+
+if __name__ == '__main__':
+    main()

@@ -1,4 +1,5 @@
 """The compatibility fixes for the PyPI releases of mmaction2 1.2.0 / mmengine 0.10 on torch >= 2.6."""
+import glob
 import os
 import os.path as osp
 import pickle
@@ -6,7 +7,7 @@ import types
 
 import pytest
 import torch
-from conftest import MSNET_CONFIG, python
+from helpers import MSNET_CONFIG, REPO, python
 
 from msnet_mmaction.compat import drn, multimodal
 
@@ -151,7 +152,7 @@ def test_test_tool_evaluates_and_dumps(trained_run, synthetic_root, tmp_path):
                  str(tmp_path / 'wd'), '--dump', dump,
                  env=dict(MSNET_SYNTHETIC_ROOT=synthetic_root)).stdout
     assert 'acc/top1' in out
-    from msnet_mmaction.evaluation import accuracy_report, load_predictions
+    from msnet_mmaction.analysis.prediction_accuracy import accuracy_report, load_predictions
     scores, labels = load_predictions(dump)
     assert scores.shape == (8, 8)
     with open(osp.join(synthetic_root, 'val_list_rawframes.txt')) as f:
@@ -166,3 +167,50 @@ def test_test_tool_evaluates_and_dumps(trained_run, synthetic_root, tmp_path):
     printed = python(tool, '--preds', dump, '--coefficients', '1').stdout
     for name, key in (('Mean Class', 'mean_class'), ('Top 1', 'top1'), ('Top 5', 'top5')):
         assert f'{name} Accuracy: {report[key]:.04f}' in printed
+
+
+def test_exactly_the_harmless_warnings_are_silenced():
+    """Importing the plugin and MMAction2's models with Python's default warning filters: the
+    two known harmless messages are gone, any other warning still shows."""
+    resolve = ('from mmengine.utils import get_installed_path\n'
+               "get_installed_path('mmaction2')\n")  # where MMEngine imports pkg_resources
+    script = ('import warnings, msnet_mmaction, mmaction.models\n' + resolve +
+              "warnings.warn('an unrelated warning')\n")
+    stderr = python('-c', script, env=dict(PYTHONWARNINGS='default')).stderr
+    assert 'MultiScaleDeformableAttention' not in stderr
+    assert 'pkg_resources is deprecated' not in stderr
+    assert 'an unrelated warning' in stderr
+    unsilenced = python('-c', resolve, env=dict(PYTHONWARNINGS='default')).stderr
+    assert 'pkg_resources is deprecated' in unsilenced  # the premise: MMEngine does warn
+
+
+def test_runner_names_processes_not_gpus_without_cuda(trained_run):
+    if torch.cuda.is_available():
+        pytest.skip('the runner logs a GPU count where CUDA is available')
+    log = next(open(path).read() for path in glob.glob(osp.join(trained_run, '*', '*.log')))
+    assert '    processes (no CUDA GPU): 1\n' in log and 'GPU number' not in log
+
+
+def test_constraints_pin_what_setup_cfg_accepts():
+    """requirements/constraints.txt, which CI and tools/setup_env.sh install with, pins one version
+    of every dependency in setup.cfg except torch, and each pin satisfies setup.cfg's range."""
+    import configparser
+    from packaging.requirements import Requirement
+    with open(osp.join(REPO, 'requirements', 'constraints.txt')) as f:
+        pins = dict(line.strip().split('==') for line in f if line.strip() and line[0] != '#')
+    pins = {name.lower().replace('_', '-'): version for name, version in pins.items()}
+    setup = configparser.ConfigParser()
+    setup.read(osp.join(REPO, 'setup.cfg'))
+    wanted = [Requirement(line) for section in ('options', 'options.extras_require')
+              for key in ('install_requires', 'tests')
+              if setup.has_option(section, key)
+              for line in setup.get(section, key).strip().splitlines()]
+    assert 'torch' not in pins and 'triton' not in pins
+    for requirement in wanted:
+        name = requirement.name.lower().replace('_', '-')
+        if name in ('torch', 'triton', 'setuptools'):
+            continue  # the installed torch build brings its own
+        assert name in pins, f'{name} is not pinned'
+        assert requirement.specifier.contains(pins[name], prereleases=True), (name, pins[name])
+    with open(osp.join(REPO, 'tools', 'setup_env.sh')) as f:
+        assert '-c "$root/requirements/constraints.txt"' in f.read()

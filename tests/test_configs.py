@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from conftest import REPO
+from helpers import REPO
 from mmaction.registry import DATASETS, MODELS
 from mmaction.structures import ActionDataSample
 from mmengine.config import Config

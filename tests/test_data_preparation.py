@@ -6,7 +6,7 @@ import os.path as osp
 import mmengine
 import numpy as np
 import pytest
-from conftest import python
+from helpers import python
 from mmaction.registry import TRANSFORMS
 
 from msnet_mmaction.datasets import (AnnotationError, hmdb51_file_lists, kinetics_classes,

@@ -3,7 +3,7 @@ import os.path as osp
 
 import pytest
 import torch
-from conftest import MSNET_CONFIG, run
+from helpers import MSNET_CONFIG, run
 
 from msnet_mmaction.compat import CPUDistributedDataParallel
 

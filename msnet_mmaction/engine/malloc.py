@@ -3,11 +3,9 @@
 PyTorch's CPU allocator takes every tensor from ``malloc``. glibc serves blocks over its mmap
 threshold (128 KiB, adapting up to 32 MiB) with fresh ``mmap`` calls, unmaps them on ``free`` and
 trims the top of its heap. Each step's activations are therefore mapped again, and every page
-is zero-filled by the kernel on first touch. For TSM-R50 at 8x224x224 on 2 threads that is about
-650,000 page faults (2.6 GB) per training step and 1.3 million per batch-4 inference, which then
-took 1.2x and 1.85x as long (README, Cost). Turning both off makes freed blocks reusable at once.
-The process keeps its peak resident size afterwards, which a training process reaches every step
-anyway.
+is zero-filled by the kernel on first touch. Turning both off makes freed blocks reusable at
+once (``tests/test_cost.py`` counts the page faults either way). The process keeps its peak
+resident size afterwards, which a training process reaches every step anyway.
 """
 import ctypes
 import os

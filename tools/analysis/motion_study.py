@@ -78,8 +78,8 @@ def summarise(results: Sequence[dict]) -> Dict[Tuple[str, float], Tuple[float, f
     return {key: (float(np.mean(v)), float(np.std(v)), len(v)) for key, v in grouped.items()}
 
 
-def format_table(sweep: str, summary: dict, models: Sequence[str], values: Sequence[float],
-                 chance: float) -> str:
+def format_sweep_table(sweep: str, summary: dict, models: Sequence[str],
+                       values: Sequence[float], chance: float) -> str:
     lines = [f'| {SWEEPS[sweep][0]} | ' + ' | '.join(LABELS[m] for m in models) + ' |',
              '|---' * (len(models) + 1) + '|']
     for value in values:
@@ -174,7 +174,7 @@ def main() -> None:
                if r['value'] in args.values and r['model'] in args.models]
     summary = summarise(results)
     chance = 100 / results[0]['classes']
-    table = format_table(args.sweep, summary, args.models, args.values, chance)
+    table = format_sweep_table(args.sweep, summary, args.models, args.values, chance)
     setting = (f'{args.iters} iterations of {args.batch} clips, {args.size} px'
                + (f', {" ".join(args.generator)}' if args.generator else ''))
     with open(osp.join(args.work_dir, 'study.md'), 'w') as f:

@@ -55,7 +55,9 @@ def build_model(config: str, frames: int, device: str) -> torch.nn.Module:
     return MODELS.build(cfg.model).to(device)
 
 
-def fake_batch(model: torch.nn.Module, clips: int, frames: int, shape, device: str) -> dict:
+def preprocessed_batch(model: torch.nn.Module, clips: int, frames: int, shape,
+                       device: str) -> dict:
+    """Random uint8 clips with label 0, through ``model``'s data preprocessor."""
     from mmaction.structures import ActionDataSample
     inputs = [torch.randint(0, 256, (frames, 3, *shape), dtype=torch.uint8) for _ in range(clips)]
     samples = [ActionDataSample().set_gt_label(0) for _ in range(clips)]
@@ -95,7 +97,7 @@ def train_fn(model, data: dict, dtype: Optional[torch.dtype], device: str) -> Ca
 def _train_memory(config, frames, shape, batch, precision, device, threads) -> int:
     torch.set_num_threads(threads)
     model = build_model(config, frames, device).train()
-    data = fake_batch(model, batch, frames, shape, device)
+    data = preprocessed_batch(model, batch, frames, shape, device)
     dtype = amp_dtype(device) if precision == 'amp' else None
     step = train_fn(model, data, dtype, device)
     step()
@@ -156,12 +158,13 @@ def benchmark_models(args: argparse.Namespace) -> None:
         cases: Dict[str, Dict[str, Callable]] = {}
         for batch in args.batches:
             cases[f'inference, batch {batch}'] = {
-                name: inference_fn(m, fake_batch(models[name[0]], batch, args.frames, args.shape,
-                                                 args.device), dtype, args.device)
+                name: inference_fn(m, preprocessed_batch(models[name[0]], batch, args.frames,
+                                                         args.shape, args.device),
+                                   dtype, args.device)
                 for name, m in variants.items()}
         cases[f'train step, batch {args.train_batch}'] = {
-            name: train_fn(m, fake_batch(models[name[0]], args.train_batch, args.frames,
-                                         args.shape, args.device), dtype, args.device)
+            name: train_fn(m, preprocessed_batch(models[name[0]], args.train_batch, args.frames,
+                                                 args.shape, args.device), dtype, args.device)
             for name, m in variants.items()}
         for measure, fns in cases.items():
             for model in models.values():

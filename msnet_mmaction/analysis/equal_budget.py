@@ -16,7 +16,9 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
+from contextlib import contextmanager
+from typing import (Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence,
+                    Tuple)
 
 import numpy as np
 
@@ -170,30 +172,41 @@ def trailing_mean(curve: Sequence[Tuple[int, float]], window: int) -> List[Tuple
             for step in steps]
 
 
-def plot_curves(results: Sequence[dict], path: str, title: str,
-                chance: Optional[float] = None, window: int = 1) -> None:
-    """Held-out top-1 against iteration, mean over the seeds per model, their spread shaded;
-    each run's curve first averaged over trailing windows of ``window`` iterations."""
+@contextmanager
+def accuracy_plot(path: str, title: str, xlabel: str, ylabel: str,
+                  chance: Optional[float] = None) -> Iterator:
+    """Matplotlib axes for accuracy curves in %; on exit the chance line (if given), labels and
+    legend are added and the figure is saved to ``path`` (PNG)."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     figure, axes = plt.subplots(figsize=(6, 4), dpi=120)
-    for model, rows in by_model(results).items():
-        curves = [dict(trailing_mean(r['curve'], window)) for r in rows if r['curve']]
-        steps = sorted(set.intersection(*(set(c) for c in curves))) if curves else []
-        if not steps:
-            continue
-        values = np.array([[c[s] for s in steps] for c in curves])
-        mean = values.mean(0)
-        axes.plot(steps, mean, label=model)
-        axes.fill_between(steps, values.min(0), values.max(0), alpha=0.2)
-    if chance is not None:
-        axes.axhline(chance, color='grey', linestyle=':', label='chance')
-    axes.set_xlabel('iteration')
-    axes.set_ylabel('top-1 on clips not yet seen (%)')
-    axes.set_ylim(0, 100)
-    axes.set_title(title, fontsize=9)
-    axes.legend(fontsize=8)
-    figure.tight_layout()
-    figure.savefig(path)
-    plt.close(figure)
+    try:
+        yield axes
+        if chance is not None:
+            axes.axhline(chance, color='grey', linestyle=':', label='chance')
+        axes.set_xlabel(xlabel)
+        axes.set_ylabel(ylabel)
+        axes.set_ylim(0, 100)
+        axes.set_title(title, fontsize=9)
+        axes.legend(fontsize=8)
+        figure.tight_layout()
+        figure.savefig(path)
+    finally:
+        plt.close(figure)
+
+
+def plot_curves(results: Sequence[dict], path: str, title: str,
+                chance: Optional[float] = None, window: int = 1) -> None:
+    """Held-out top-1 against iteration, mean over the seeds per model, their spread shaded;
+    each run's curve first averaged over trailing windows of ``window`` iterations."""
+    with accuracy_plot(path, title, 'iteration', 'top-1 on clips not yet seen (%)',
+                       chance) as axes:
+        for model, rows in by_model(results).items():
+            curves = [dict(trailing_mean(r['curve'], window)) for r in rows if r['curve']]
+            steps = sorted(set.intersection(*(set(c) for c in curves))) if curves else []
+            if not steps:
+                continue
+            values = np.array([[c[s] for s in steps] for c in curves])
+            axes.plot(steps, values.mean(0), label=model)
+            axes.fill_between(steps, values.min(0), values.max(0), alpha=0.2)

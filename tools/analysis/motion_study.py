@@ -27,7 +27,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from msnet_mmaction.analysis.equal_budget import REPO, Run, run_all
+from msnet_mmaction.analysis.equal_budget import REPO, Run, accuracy_plot, run_all
 
 CONFIGS = {name: osp.join(REPO, 'configs', f'{name}_r18_8f_synthetic-motion.py')
            for name in ('msnet', 'tsm', 'tsn')}
@@ -94,25 +94,13 @@ def format_sweep_table(sweep: str, summary: dict, models: Sequence[str],
 
 def plot(path: str, sweep: str, summary: dict, models: Sequence[str], values: Sequence[float],
          chance: float, title: str) -> None:
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    figure, axes = plt.subplots(figsize=(6, 4), dpi=120)
-    for model in models:
-        points = [(v, *summary[(model, v)][:2]) for v in values if (model, v) in summary]
-        if points:
-            xs, means, stds = (np.array(column) for column in zip(*points))
-            axes.plot(xs, means, marker='o', label=LABELS[model])
-            axes.fill_between(xs, means - stds, means + stds, alpha=0.2)
-    axes.axhline(chance, color='grey', linestyle=':', label='chance')
-    axes.set_xlabel(SWEEPS[sweep][0])
-    axes.set_ylabel('held-out top-1 (%)')
-    axes.set_ylim(0, 100)
-    axes.set_title(title, fontsize=9)
-    axes.legend()
-    figure.tight_layout()
-    figure.savefig(path)
-    plt.close(figure)
+    with accuracy_plot(path, title, SWEEPS[sweep][0], 'held-out top-1 (%)', chance) as axes:
+        for model in models:
+            points = [(v, *summary[(model, v)][:2]) for v in values if (model, v) in summary]
+            if points:
+                xs, means, stds = (np.array(column) for column in zip(*points))
+                axes.plot(xs, means, marker='o', label=LABELS[model])
+                axes.fill_between(xs, means - stds, means + stds, alpha=0.2)
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:

@@ -25,7 +25,7 @@ from torch import Tensor
 
 from . import soft_argmax_cpu, soft_argmax_reference
 from .autocast_policy import reference_in_float32, register_float32
-from .correlation import IMPLEMENTATIONS
+from .correlation import HALF_DTYPES, IMPLEMENTATIONS
 from .triton_support import triton_available
 
 
@@ -146,7 +146,7 @@ def kernel_soft_argmax(correlation: Tensor,
                          f'max_displacement={max_displacement}')
     if sigma <= 0 or temperature <= 0:
         raise ValueError(f'sigma and temperature must be positive, got {sigma} and {temperature}')
-    if correlation.dtype in (torch.float16, torch.bfloat16):
+    if correlation.dtype in HALF_DTYPES:
         correlation = correlation.float()
     if implementation == 'auto':
         return soft_argmax_op(correlation, max_displacement, float(sigma), float(temperature))

@@ -1,7 +1,7 @@
 """MotionSqueeze (MSNet) for MMAction2.
 
 Importing this package applies the compatibility fixes in :mod:`msnet_mmaction.compat`, registers
-``MotionSqueeze`` and ``MSNet`` in MMAction2's ``MODELS`` registry and ``SelectiveFlip`` in its
+``MotionSqueeze``, ``MSNet`` and ``InitCfgTSMHead`` in MMAction2's ``MODELS`` registry and ``SelectiveFlip`` in its
 ``TRANSFORMS`` registry, registers the operators ``msnet_mmaction::local_correlation`` and
 ``msnet_mmaction::kernel_soft_argmax`` with PyTorch, and adds the correlation's multiply-adds to
 MMEngine's FLOP counter.

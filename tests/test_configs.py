@@ -16,7 +16,8 @@ from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 
 from msnet_mmaction.datasets import (hmdb51_file_lists, kinetics_classes, kinetics_file_list,
-                                     save_file_list, sthv1_file_list, sthv2_file_list)
+                                     read_class_names, save_file_list, save_label_map,
+                                     sthv1_classes, sthv1_file_list, sthv2_file_list)
 
 CONFIGS = sorted(glob.glob(osp.join(REPO, 'configs', '*.py')))
 PAPER_CONFIGS = [c for c in CONFIGS if '_r50_' in osp.basename(c)]
@@ -96,12 +97,14 @@ def _lines(path: str, lines) -> str:
     return path
 
 
+SOMETHING_CLASSES = read_class_names(osp.join(REPO, 'tests', 'data', 'sthv1_label_map.txt'))
+
+
 def _make_sthv1():
-    _lines('data/sthv1/annotations/something-something-v1-labels.csv',
-           [f'Doing thing {i}' for i in range(174)])
+    _lines('data/sthv1/annotations/something-something-v1-labels.csv', SOMETHING_CLASSES)
     for split, ids in (('train', (11, 12)), ('validation', (13, ))):
         _lines(f'data/sthv1/annotations/something-something-v1-{split}.csv',
-               [f'{i};Doing thing {86 + i % 2}' for i in ids])
+               [f'{i};{SOMETHING_CLASSES[i]}' for i in ids])
         for i in ids:
             for t in range(1, 21):
                 frame = np.full((60, 80, 3), 10 * t, np.uint8)
@@ -113,17 +116,19 @@ def _make_sthv1():
                                        f'data/sthv1/annotations/something-something-v1-{name}.csv',
                                        'data/sthv1/rawframes'),
                        f'data/sthv1/sthv1_{split}_list_rawframes.txt')
+    save_label_map(sthv1_classes(labels), 'data/sthv1/label_map.txt')
 
 
 def _make_sthv2():
     os.makedirs('data/sthv2/annotations', exist_ok=True)
-    templates = {f'Moving [something] {i}': i for i in range(174)}
-    with open('data/sthv2/annotations/something-something-v2-labels.json', 'w') as f:
-        json.dump({k.replace('[', '').replace(']', ''): str(v) for k, v in templates.items()}, f)
+    names = sorted(SOMETHING_CLASSES)
+    labels = 'data/sthv2/annotations/something-something-v2-labels.json'
+    with open(labels, 'w') as f:
+        json.dump({name: str(i) for i, name in enumerate(names)}, f)
     for split, ids in (('train', (21, 22)), ('validation', (23, ))):
         with open(f'data/sthv2/annotations/something-something-v2-{split}.json', 'w') as f:
-            json.dump([dict(id=str(i), template=f'Moving [something] {i}', label='x',
-                            placeholders=['x']) for i in ids], f, indent=2)
+            json.dump([dict(id=str(i), template=names[i].replace('something', '[something]'),
+                            label='x', placeholders=['x']) for i in ids], f, indent=2)
         for i in ids:
             _write_video(f'data/sthv2/videos/{i}.webm', 24)
         name = 'val' if split == 'validation' else split
@@ -131,6 +136,7 @@ def _make_sthv2():
                                        f'data/sthv2/annotations/something-something-v2-{split}.json',
                                        'data/sthv2/videos'),
                        f'data/sthv2/sthv2_{name}_list_videos.txt')
+    save_label_map(read_class_names(labels), 'data/sthv2/label_map.txt')
 
 
 def _make_kinetics400():

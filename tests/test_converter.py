@@ -1,23 +1,26 @@
 """tools/convert_official_checkpoint.py on a state dict laid out like the released checkpoints."""
-import importlib.util
 import os.path as osp
 import re
 
+import pytest
 import torch
 from helpers import REPO, python
 from mmaction.registry import MODELS
 
-spec = importlib.util.spec_from_file_location(
-    'convert_official_checkpoint', osp.join(REPO, 'tools', 'convert_official_checkpoint.py'))
-converter = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(converter)
+from msnet_mmaction.apis import official_checkpoint as converter
+from msnet_mmaction.datasets import read_class_names, save_label_map
+from msnet_mmaction.errors import ActionableError
 
 CONFIG = osp.join(REPO, 'tests', 'configs', 'msnet_tsm_r50_sthv2_switch.py')
 NUM_CLASSES = 174
 
 
+V1_LABEL_MAP = osp.join(REPO, 'tests', 'data', 'sthv1_label_map.txt')
+
+
 def official_state_dict():
-    """Random tensors with the released key names and shapes, as DataParallel saved them."""
+    """Random tensors with the released key names and shapes, as DataParallel saved them. Row ``k``
+    of the classifier is tagged with ``k`` (weight) and ``1000 + k`` (bias)."""
     torch.manual_seed(0)
     state = {}
     with open(osp.join(REPO, 'tests', 'data', 'official_msnet_r50_state_dict.txt')) as f:
@@ -29,8 +32,9 @@ def official_state_dict():
             dtype = torch.int64 if name.endswith('num_batches_tracked') else torch.float32
             value = torch.randint(0, 100, size) if dtype == torch.int64 else torch.randn(size)
             state[f'module.base_model.{name}'] = value
-    state['module.new_fc.weight'] = torch.randn(NUM_CLASSES, 2048, 1)
-    state['module.new_fc.bias'] = torch.randn(NUM_CLASSES)
+    rows = torch.arange(NUM_CLASSES, dtype=torch.float32)
+    state['module.new_fc.weight'] = rows[:, None, None].expand(NUM_CLASSES, 2048, 1).clone()
+    state['module.new_fc.bias'] = 1000 + rows
     return state
 
 
@@ -76,3 +80,47 @@ def test_convert_key_rules():
     assert converter.convert_key('flow_refinement.conv2.3.weight') == \
         'backbone.motion_modules.0.transform.1.3.weight'
     assert converter.convert_key('fc.weight') == ''
+
+
+def test_v1_rows_reordered_by_class_name(tmp_path):
+    """The released V1 checkpoint's row k is the k-th sorted name; after conversion with the
+    project's V1 label map (labels-file order), row j belongs to that map's j-th name."""
+    src, dst = str(tmp_path / 'official.pth'), str(tmp_path / 'msnet.pth')
+    torch.save(official_state_dict(), src)
+    out = python('tools/convert_official_checkpoint.py', src, dst, '--label-map', V1_LABEL_MAP,
+                 '--config', CONFIG).stdout
+    assert 'classifier rows reordered' in out
+    state = torch.load(dst, weights_only=True)['state_dict']
+    names = read_class_names(V1_LABEL_MAP)
+    released = sorted(names)
+    weight, bias = state['cls_head.fc_cls.weight'], state['cls_head.fc_cls.bias']
+    for j, name in enumerate(names):
+        assert torch.all(weight[j] == released.index(name)), name
+        assert bias[j] == 1000 + released.index(name)
+    without = python('tools/convert_official_checkpoint.py', src, str(tmp_path / 'plain.pth'))
+    assert 'classifier rows reordered' not in without.stdout
+    plain = torch.load(str(tmp_path / 'plain.pth'), weights_only=True)['state_dict']
+    assert torch.equal(plain['cls_head.fc_cls.bias'], 1000 + torch.arange(174.))
+
+
+def test_reorder_with_explicit_source_order():
+    state = {'cls_head.fc_cls.weight': torch.tensor([[1.], [2.], [3.]]),
+             'cls_head.fc_cls.bias': torch.tensor([10., 20., 30.])}
+    out = converter.reorder_classes(state, ['c', 'a', 'b'], source_classes=['b', 'c', 'a'])
+    assert out['cls_head.fc_cls.bias'].tolist() == [20., 30., 10.]
+    assert out['cls_head.fc_cls.weight'][:, 0].tolist() == [2., 3., 1.]
+
+
+def test_reorder_refuses_mismatched_labels(tmp_path):
+    src = str(tmp_path / 'official.pth')
+    torch.save(official_state_dict(), src)
+    short = str(tmp_path / 'short.txt')
+    save_label_map(read_class_names(V1_LABEL_MAP)[:-1], short)
+    result = python('tools/convert_official_checkpoint.py', src, str(tmp_path / 'out.pth'),
+                    '--label-map', short, check=False)
+    assert result.returncode != 0 and not osp.exists(tmp_path / 'out.pth')
+    assert '174 rows' in result.stderr and 'target label map 173' in result.stderr
+    state = {'cls_head.fc_cls.weight': torch.zeros(2, 4), 'cls_head.fc_cls.bias': torch.zeros(2)}
+    with pytest.raises(ActionableError, match="class 'Holding something' of the target"):
+        converter.reorder_classes(state, ['Holding something', 'Opening something'],
+                                  source_classes=['Opening something', 'Closing something'])

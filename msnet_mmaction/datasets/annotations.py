@@ -13,6 +13,8 @@ import re
 import sys
 from typing import Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
+from .label_map import read_class_names
+
 
 class AnnotationError(ValueError):
     """A malformed or unresolvable entry in an annotation file."""
@@ -93,20 +95,39 @@ def _missing(media: str, path: str, line: int, what: str, skip_missing: bool,
     skipped.append(Skipped(path, line, media))
 
 
+CLASS_ORDERS = ('file', 'sorted')
+
+
+def sthv1_classes(labels_file: str, class_order: str = 'file') -> List[str]:
+    """Something-Something V1 class names in id order.
+
+    Args:
+        labels_file (str): ``something-something-v1-labels.csv``, one class name per line.
+        class_order (str): ``'file'``: ids follow the labels file's line order (MMAction2's
+            convention); ``'sorted'``: ids follow the sorted names (TSM-style list builders, and
+            the released MotionSqueeze checkpoints). Defaults to ``'file'``.
+    """
+    if class_order not in CLASS_ORDERS:
+        raise ValueError(f'class_order must be one of {CLASS_ORDERS}, got {class_order!r}')
+    names = read_class_names(labels_file)
+    return sorted(names) if class_order == 'sorted' else names
+
+
 def sthv1_file_list(labels_file: str,
                     split_file: str,
                     frames_root: str,
-                    skip_missing: bool = False) -> FileList:
+                    skip_missing: bool = False,
+                    class_order: str = 'file') -> FileList:
     """Something-Something V1 ``id;label`` CSV -> ``frame_dir total_frames label`` lines.
 
     Args:
-        labels_file (str): ``something-something-v1-labels.csv``, one class name per line; the
-            line order gives the class ids.
+        labels_file (str): ``something-something-v1-labels.csv``, one class name per line.
         split_file (str): ``something-something-v1-{train,validation}.csv``.
         frames_root (str): Folder with one frame folder (``00001.jpg``...) per video id.
         skip_missing (bool): Leave out ids whose frame folder is missing or empty.
+        class_order (str): How classes are numbered, see :func:`sthv1_classes`.
     """
-    classes = {name: index for index, (_, name) in enumerate(_read_lines(labels_file))}
+    classes = {name: index for index, name in enumerate(sthv1_classes(labels_file, class_order))}
     lines, skipped = [], []
     for number, line in _read_lines(split_file):
         video_id, sep, name = line.partition(';')
@@ -140,8 +161,7 @@ def sthv2_file_list(labels_file: str,
         video_ext (str): Video file extension. Defaults to ``'webm'``.
         skip_missing (bool): Leave out entries whose video is missing.
     """
-    with open(labels_file, encoding='utf-8') as f:
-        classes = {name: int(index) for name, index in json.load(f).items()}
+    classes = {name: index for index, name in enumerate(read_class_names(labels_file))}
     lines, skipped = [], []
     for number, item in _json_array(split_file):
         if not isinstance(item, dict) or 'id' not in item or 'template' not in item:
@@ -209,6 +229,17 @@ def kinetics_file_list(csv_file: str,
     return FileList(lines, skipped)
 
 
+def hmdb51_classes(split_dir: str, split: int = 1) -> List[str]:
+    """The sorted HMDB-51 class names of a split's ``<class>_test_split<k>.txt`` files (id order)."""
+    if split not in (1, 2, 3):
+        raise ValueError(f'HMDB-51 has splits 1, 2 and 3, got {split}')
+    pattern = re.compile(rf'^(.+)_test_split{split}\.txt$')
+    names = sorted(m.group(1) for m in map(pattern.match, os.listdir(split_dir)) if m)
+    if not names:
+        raise FileNotFoundError(f'no *_test_split{split}.txt files in {split_dir}')
+    return names
+
+
 def hmdb51_file_lists(split_dir: str,
                       split: int,
                       video_root: Optional[str] = None,
@@ -225,16 +256,9 @@ def hmdb51_file_lists(split_dir: str,
             ``video_root/<class>/<video>``.
         skip_missing (bool): Leave out entries whose video is missing.
     """
-    if split not in (1, 2, 3):
-        raise ValueError(f'HMDB-51 has splits 1, 2 and 3, got {split}')
-    pattern = re.compile(rf'^(.+)_test_split{split}\.txt$')
-    files = sorted(f for f in os.listdir(split_dir) if pattern.match(f))
-    if not files:
-        raise FileNotFoundError(f'no *_test_split{split}.txt files in {split_dir}')
     train, test = FileList([], []), FileList([], [])
-    for label, name in enumerate(files):
-        class_name = pattern.match(name).group(1)
-        path = osp.join(split_dir, name)
+    for label, class_name in enumerate(hmdb51_classes(split_dir, split)):
+        path = osp.join(split_dir, f'{class_name}_test_split{split}.txt')
         for number, line in _read_lines(path):
             fields = line.split()
             if len(fields) != 2 or fields[1] not in ('0', '1', '2'):

@@ -1,4 +1,5 @@
 """The MotionSqueeze module (Kwon et al., ECCV 2020), as in the authors' released code."""
+import copy
 from contextlib import contextmanager
 from typing import Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
 
@@ -9,6 +10,15 @@ from mmaction.registry import MODELS
 from torch import Tensor
 
 from ..ops import IMPLEMENTATIONS, add_rectified, kernel_soft_argmax, local_correlation
+
+
+#: The released code's initialisation (``resnet_TSM.py``): convs Kaiming-normal (fan_out, ReLU),
+#: BNs weight 1 and bias 0.
+RELEASED_INIT = [
+    dict(type='Kaiming', layer='Conv2d', mode='fan_out', nonlinearity='relu',
+         distribution='normal'),
+    dict(type='Constant', layer='BatchNorm2d', val=1, bias=0),
+]
 
 
 class MotionMaps(NamedTuple):
@@ -77,8 +87,11 @@ class MotionSqueeze(BaseModule):
             run the device's hand-written kernel where one applies (and stay single nodes
             under ``torch.compile`` and ``torch.export``); ``'reference'``: as plain PyTorch
             operations, which ``torch.compile`` fuses itself. Defaults to ``'auto'``.
-        init_cfg (dict or list[dict], optional): Initialisation. Defaults to None: PyTorch's
-            default initialisation, as in the released code.
+        init_cfg (dict or list[dict], optional): Initialisation. Defaults to None:
+            :data:`RELEASED_INIT`, the released code's (its ResNet initialises every conv
+            Kaiming-normal, fan_out, and every BN to weight 1, bias 0, the module's included,
+            before ImageNet weights overwrite the backbone's own layers). ``MSNet`` initialises
+            the module even when a checkpoint fills the backbone.
     """
 
     def __init__(self,
@@ -95,7 +108,7 @@ class MotionSqueeze(BaseModule):
                  transform_kernels: Sequence[int] = (7, 3, 3, 3),
                  implementation: str = 'auto',
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
-        super().__init__(init_cfg=init_cfg)
+        super().__init__(init_cfg=copy.deepcopy(RELEASED_INIT) if init_cfg is None else init_cfg)
         if num_segments is not None and num_segments < 2:
             raise ValueError(f'MotionSqueeze pairs neighbouring frames: num_segments must be >= 2, '
                              f'got {num_segments}')

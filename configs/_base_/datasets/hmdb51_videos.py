@@ -1,5 +1,7 @@
 # HMDB-51 as videos (VideoDataset, decord), 16 segments, split 1; a config for split 2 or 3 points
-# the three dataloaders at that split's lists. Test: one clip x 3 crops of 256x256.
+# the three dataloaders at that split's lists. No released recipe exists; this one (docs/recipe.md)
+# trains and tests like the released Kinetics-400 recipe the checkpoint comes from: multi-scale crop
+# and flip (no HMDB-51 class names a direction), test one clip x 3 crops of 256x256.
 # tools/data/hmdb51 builds the annotation lists.
 custom_imports = dict(imports=['msnet_mmaction'], allow_failed_imports=False)
 

@@ -1,7 +1,7 @@
-# Kinetics-400 as videos (VideoDataset, decord) with dense sampling, as in the MSNet recipe: 8
-# frames
-# at stride 8 inside a 64-frame window; test with 10 such windows x 3 crops of 256x256, scores
-# averaged. tools/data/kinetics400 builds the annotation lists.
+# Kinetics-400 as videos (VideoDataset, decord) with dense sampling, as in the released MSNet
+# recipe (main_kinetics.py): 8 frames at stride 8 inside a 64-frame window; test with 10 such
+# windows x 3 crops of 256x256 (the model config averages their raw scores).
+# tools/data/kinetics400 builds the annotation lists.
 custom_imports = dict(imports=['msnet_mmaction'], allow_failed_imports=False)
 
 dataset_type = 'CheckedVideoDataset'

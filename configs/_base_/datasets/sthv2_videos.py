@@ -1,12 +1,14 @@
 # Something-Something V2 as videos (VideoDataset, decord), 8 segments, with the same augmentation as
 # V1 in the MSNet recipe. tools/data/sthv2 builds the annotation lists.
+_base_ = ['./sth_direction_classes.py']
 custom_imports = dict(imports=['msnet_mmaction'], allow_failed_imports=False)
 
 dataset_type = 'CheckedVideoDataset'
 data_root = 'data/sthv2/videos'
 ann_file_train = 'data/sthv2/sthv2_train_list_videos.txt'
 ann_file_val = 'data/sthv2/sthv2_val_list_videos.txt'
-direction_labels = (86, 87, 93, 94, 166, 167)
+# The class names in id order, written by tools/data/sthv2/build_file_list.py.
+label_map = 'data/sthv2/label_map.txt'
 
 train_pipeline = [
     dict(type='DecordInit'),
@@ -16,7 +18,11 @@ train_pipeline = [
     dict(type='MultiScaleCrop', input_size=224, scales=(1, 0.875, 0.75, 0.66), random_crop=False,
          max_wh_scale_gap=1, num_fixed_crops=13),
     dict(type='Resize', scale=(224, 224), keep_ratio=False),
-    dict(type='SelectiveFlip', flip_ratio=0.5, keep_labels=direction_labels),
+    dict(
+        type='SelectiveFlip',
+        flip_ratio=0.5,
+        keep_classes=_base_.direction_classes,
+        label_map=label_map),
     dict(type='FormatShape', input_format='NCHW'),
     dict(type='PackActionInputs')
 ]

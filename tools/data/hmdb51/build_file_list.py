@@ -2,7 +2,8 @@
 import argparse
 import os.path as osp
 
-from msnet_mmaction.datasets import AnnotationError, hmdb51_file_lists, save_file_list
+from msnet_mmaction.datasets import (AnnotationError, hmdb51_classes, hmdb51_file_lists,
+                                     save_file_list, save_label_map)
 
 
 def parse_args() -> argparse.Namespace:
@@ -26,6 +27,7 @@ def main() -> None:
             raise SystemExit(f'error: {e}') from None
         save_file_list(train, osp.join(args.root, f'hmdb51_train_split_{split}_videos.txt'))
         save_file_list(val, osp.join(args.root, f'hmdb51_val_split_{split}_videos.txt'))
+    save_label_map(hmdb51_classes(args.splits), osp.join(args.root, 'label_map.txt'))
 
 
 if __name__ == '__main__':

@@ -3,7 +3,7 @@ import argparse
 import os.path as osp
 
 from msnet_mmaction.datasets import (AnnotationError, kinetics_classes, kinetics_file_list,
-                                     save_file_list)
+                                     save_file_list, save_label_map)
 
 
 def parse_args() -> argparse.Namespace:
@@ -30,8 +30,7 @@ def main() -> None:
             save_file_list(file_list, osp.join(args.root, f'kinetics400_{split}_list_videos.txt'))
     except AnnotationError as e:
         raise SystemExit(f'error: {e}') from None
-    with open(osp.join(args.root, 'label_map_k400.txt'), 'w') as f:
-        f.writelines(f'{name}\n' for name in classes)
+    save_label_map(classes, osp.join(args.root, 'label_map.txt'))
 
 
 if __name__ == '__main__':

@@ -2,7 +2,8 @@
 import argparse
 import os.path as osp
 
-from msnet_mmaction.datasets import AnnotationError, save_file_list, sthv1_file_list
+from msnet_mmaction.datasets import (CLASS_ORDERS, AnnotationError, save_file_list,
+                                     save_label_map, sthv1_classes, sthv1_file_list)
 
 
 def parse_args() -> argparse.Namespace:
@@ -14,6 +15,9 @@ def parse_args() -> argparse.Namespace:
                         help='folder with one frame folder per video id')
     parser.add_argument('--skip-missing', action='store_true',
                         help='leave out (and report) ids without frames instead of failing')
+    parser.add_argument('--class-order', choices=CLASS_ORDERS, default='file',
+                        help="class ids in the labels file's line order (MMAction2's), or in "
+                        'sorted name order (TSM-style lists, the released checkpoints)')
     return parser.parse_args()
 
 
@@ -24,10 +28,11 @@ def main() -> None:
         try:
             file_list = sthv1_file_list(labels, osp.join(args.annotations,
                                                          f'something-something-v1-{name}.csv'),
-                                        args.frames, args.skip_missing)
-        except AnnotationError as e:
+                                        args.frames, args.skip_missing, args.class_order)
+        except (AnnotationError, OSError, ValueError) as e:
             raise SystemExit(f'error: {e}') from None
         save_file_list(file_list, osp.join(args.root, f'sthv1_{split}_list_rawframes.txt'))
+    save_label_map(sthv1_classes(labels, args.class_order), osp.join(args.root, 'label_map.txt'))
 
 
 if __name__ == '__main__':

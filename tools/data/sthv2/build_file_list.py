@@ -2,7 +2,8 @@
 import argparse
 import os.path as osp
 
-from msnet_mmaction.datasets import AnnotationError, save_file_list, sthv2_file_list
+from msnet_mmaction.datasets import (AnnotationError, read_class_names, save_file_list,
+                                     save_label_map, sthv2_file_list)
 
 
 def parse_args() -> argparse.Namespace:
@@ -27,9 +28,10 @@ def main() -> None:
             file_list = sthv2_file_list(
                 labels, osp.join(args.annotations, f'something-something-v2-{name}.json'),
                 None if args.no_check else args.videos, args.ext, args.skip_missing)
-        except AnnotationError as e:
+        except (AnnotationError, OSError, ValueError) as e:
             raise SystemExit(f'error: {e}') from None
         save_file_list(file_list, osp.join(args.root, f'sthv2_{split}_list_videos.txt'))
+    save_label_map(read_class_names(labels), osp.join(args.root, 'label_map.txt'))
 
 
 if __name__ == '__main__':

@@ -1,0 +1,113 @@
+"""Convert state dicts of the released MotionSqueeze code into MMAction2 MSNet state dicts.
+
+The released checkpoints hold the TSN wrapper's state dict: the backbone with the MS module under
+``base_model.`` and the Conv1d classifier ``new_fc`` (an optional ``module.`` prefix from
+DataParallel). Their classifier rows follow the released list builders' class order, which is the
+sorted class names; :func:`reorder_classes` moves them to the order of another label map.
+"""
+import re
+from collections import OrderedDict
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+from torch import Tensor
+
+from ..errors import ActionableError
+
+MOTION = 'backbone.motion_modules.0'
+#: Keys the released code creates but its forward pass never uses.
+UNUSED = ('bn2.', )
+CLASSIFIER = ('cls_head.fc_cls.weight', 'cls_head.fc_cls.bias')
+_BN = r'(weight|bias|running_mean|running_var|num_batches_tracked)'
+_RULES: List[Tuple[str, Union[str, Callable[[re.Match], str]]]] = [
+    (r'conv1\.weight', 'backbone.conv1.conv.weight'),
+    (rf'bn1\.{_BN}', r'backbone.conv1.bn.\1'),
+    (r'(layer\d\.\d+)\.conv1(?:\.net)?\.weight', r'backbone.\1.conv1.conv.net.weight'),
+    (r'(layer\d\.\d+)\.conv(\d)\.weight', r'backbone.\1.conv\2.conv.weight'),
+    (rf'(layer\d\.\d+)\.bn(\d)\.{_BN}', r'backbone.\1.conv\2.bn.\3'),
+    (r'(layer\d\.\d+)\.downsample\.0\.weight', r'backbone.\1.downsample.conv.weight'),
+    (rf'(layer\d\.\d+)\.downsample\.1\.{_BN}', r'backbone.\1.downsample.bn.\2'),
+    (r'chnl_reduction\.([01]\..+)', rf'{MOTION}.reduction.\1'),
+    (r'flow_refinement\.conv([1-4])\.([0134]\..+)',
+     lambda m: f'{MOTION}.transform.{int(m.group(1)) - 1}.{m.group(2)}'),
+    (r'new_fc\.(weight|bias)', r'cls_head.fc_cls.\1'),
+]
+
+
+def _strip_prefixes(state: Dict[str, Tensor]) -> Dict[str, Tensor]:
+    stripped = OrderedDict()
+    for key, value in state.items():
+        for prefix in ('module.', 'base_model.'):
+            if key.startswith(prefix):
+                key = key[len(prefix):]
+        stripped[key] = value
+    return stripped
+
+
+def convert_key(key: str) -> str:
+    """The MSNet name of a released-code key (after prefixes are stripped); '' if unknown."""
+    for pattern, target in _RULES:
+        if re.fullmatch(pattern, key):
+            return re.sub(pattern, target, key)
+    return ''
+
+
+def convert_state_dict(source: Dict[str, Tensor]) -> Tuple[OrderedDict, List[str], List[str]]:
+    """Convert a released-code state dict.
+
+    Returns:
+        tuple: (converted state dict, dropped keys that the released forward never uses,
+        unknown keys). Nothing is dropped silently: callers report both lists.
+    """
+    converted, dropped, unknown = OrderedDict(), [], []
+    for key, value in _strip_prefixes(source).items():
+        if key.startswith(UNUSED):
+            dropped.append(key)
+            continue
+        target = convert_key(key)
+        if not target:
+            unknown.append(key)
+            continue
+        if key == 'new_fc.weight' and value.dim() == 3:
+            value = value.squeeze(-1)  # Conv1d (K, C, 1) -> Linear (K, C)
+        converted[target] = value
+    return converted, dropped, unknown
+
+
+def reorder_classes(state: Dict[str, Tensor],
+                    target_classes: Sequence[str],
+                    source_classes: Optional[Sequence[str]] = None) -> OrderedDict:
+    """Move the classifier's rows from the released class order to ``target_classes``.
+
+    Args:
+        state (dict): A converted state dict (:func:`convert_state_dict`), rows of
+            ``cls_head.fc_cls`` in the order of ``source_classes``.
+        target_classes (Sequence[str]): Class names in the order the result should use (the label
+            map of the lists it will be evaluated on).
+        source_classes (Sequence[str], optional): Class names in the checkpoint's row order.
+            Defaults to ``sorted(target_classes)``, the released code's order.
+
+    Returns:
+        OrderedDict: ``state`` with row ``i`` of the classifier belonging to ``target_classes[i]``.
+
+    Raises:
+        ActionableError: The counts of rows, source and target classes differ, or a target class
+            is not among the source classes.
+    """
+    if source_classes is None:
+        source_classes = sorted(target_classes)
+    rows = state[CLASSIFIER[0]].shape[0]
+    if not rows == len(source_classes) == len(target_classes):
+        raise ActionableError(
+            f'the checkpoint classifier has {rows} rows, the source order {len(source_classes)} '
+            f'classes and the target label map {len(target_classes)}: they must be equal')
+    source_index = {name: i for i, name in enumerate(source_classes)}
+    for name in target_classes:
+        if name not in source_index:
+            raise ActionableError(f'class {name!r} of the target label map is not among the '
+                                  "checkpoint's classes")
+    order = torch.tensor([source_index[name] for name in target_classes])
+    reordered = OrderedDict(state)
+    for key in CLASSIFIER:
+        reordered[key] = state[key].index_select(0, order)
+    return reordered

@@ -6,15 +6,16 @@ import os.path as osp
 import pytest
 from helpers import REPO, python
 
-from msnet_mmaction.analysis.equal_budget import (format_leads, format_table, learning_curve,
-                                                  plot_curves, trailing_mean)
+from msnet_mmaction.analysis.equal_budget import (format_budget, format_leads, format_table,
+                                                  learning_curve, plot_curves, trailing_mean)
 
 CONFIGS = [osp.join(REPO, 'configs', f'{m}_r18_8f_synthetic-motion.py') for m in ('msnet', 'tsn')]
 
 
 def result(model: str, seed: int, top1: float) -> dict:
     return dict(model=model, seed=seed, top1=top1, top5=100.0, mean_class=top1,
-                train_seconds=10.0, curve=[(10, top1 / 2), (20, top1)], checkpoint='x.pth')
+                train_seconds=10.0, curve=[(10, top1 / 2), (20, top1)], checkpoint='x.pth',
+                iterations=20, batch_size=8, train_clips=160, val_clips=40)
 
 
 def test_table_and_leads_from_known_results(tmp_path):
@@ -24,6 +25,10 @@ def test_table_and_leads_from_known_results(tmp_path):
     assert table[2] == '| msnet | 80.0 (0), 60.0 (1) | 70.0 ± 10.0 | 100.0 | 10 s |'
     assert table[3] == '| tsm | 50.0 (0), 70.0 (1) | 60.0 ± 10.0 | 100.0 | 10 s |'
     assert table[4] == '| tsn | 12.5 (0) | 12.5 | 100.0 | 10 s |'
+    assert format_budget(results) == ('20 iterations of 8 clips from 160 training clips, seeds '
+                                      '0, 1; held-out top-1 on 40 clips.')
+    assert format_budget([*results, dict(result('x', 2, 1.0), iterations=7)]).startswith(
+        'Runs with different budgets')
     assert format_leads(results) == ['msnet - tsm: +10.0 points (mean of 2 seeds), ahead in 1 of 2',
                                      'msnet - tsn: +67.5 points (seed 0), ahead in 1 of 1']
     path = str(tmp_path / 'curves.png')
@@ -56,11 +61,15 @@ def test_compare_models_trains_tests_and_resumes(synthetic_root, tmp_path):
         assert 0 <= r['top1'] <= r['top5'] <= 100 and r['train_seconds'] > 0
         # 16 training clips, batch 8: the two iterations, each logged.
         assert [step for step, _ in r['curve']] == [1, 2]
+        assert (r['iterations'], r['batch_size'], r['train_clips'], r['val_clips']) == (2, 8, 16, 8)
         curve = learning_curve(osp.dirname(r['checkpoint']))
         assert [tuple(point) for point in r['curve']] == curve
         # 8 held-out clips: whole eighths.
         assert (r['top1'] * 8 / 100) == pytest.approx(round(r['top1'] * 8 / 100))
     assert 'msnet_r18_8f_synthetic-motion - tsn_r18_8f_synthetic-motion: ' in out
+    with open(osp.join(work_dir, 'table.md')) as f:
+        assert f.readline() == ('2 iterations of 8 clips from 16 training clips, seeds 0, 1; '
+                                'held-out top-1 on 8 clips.\n')
     assert osp.isfile(osp.join(work_dir, 'curves.png'))
     again = python(*args).stdout  # everything reused: nothing is trained again
     with open(osp.join(work_dir, 'results.json')) as f:
@@ -84,3 +93,26 @@ def test_motion_study_sweeps_one_property(sweep, values, tmp_path):
     assert osp.isfile(osp.join(work_dir, sweep, 'study.png'))
     with open(osp.join(work_dir, sweep, 'data', 'coherence=0.5', 'train_list_rawframes.txt')) as f:
         assert len(f.readlines()) == 8
+
+
+def test_robustness_study_runs_each_setting(tmp_path):
+    """Two settings (one resized from 128 px, one with 2 classes) with TSN on a tiny budget: the
+    data differ as the settings say, and the table has a row per setting."""
+    work_dir = str(tmp_path / 'robustness')
+    out = python('tools/analysis/robustness_study.py', '--settings', 'source 128 px',
+                 'relative motion', '--models', 'tsn', '--seeds', '0', '--iters', '2', '--batch',
+                 '4', '--val-clips', '8', '--work-dir', work_dir).stdout
+    rows = [line for line in out.splitlines() if line.startswith('| ')]
+    assert rows[0] == '| setting | TSN | chance | MSNet ahead of TSM |'
+    assert rows[1].startswith('| source 128 px | ') and rows[1].endswith(' | 12.5 | - |')
+    assert rows[2].startswith('| relative motion | ') and rows[2].endswith(' | 50.0 | - |')
+    import cv2
+    frame = cv2.imread(osp.join(work_dir, 'data', 'source_128_px', 'rawframes', 'train_00000',
+                                'img_00001.jpg'))
+    assert frame.shape == (128, 128, 3)
+    with open(osp.join(work_dir, 'results.jsonl')) as f:
+        results = [json.loads(line) for line in f]
+    assert {(r['setting'], r['classes'], r['iterations'], r['train_clips']) for r in results} == {
+        ('source 128 px', 8, 2, 8), ('relative motion', 2, 2, 8)}
+    with open(osp.join(work_dir, 'robustness.md')) as f:
+        assert f.read().startswith('2 iterations of 4 clips, 8 held-out clips')

@@ -67,6 +67,24 @@ def test_parameter_count_matches_released_module():
     assert ours + unused_bn2 == 71161
 
 
+@pytest.mark.parametrize('scale', [1.0, 4.0])
+def test_output_scale_sets_the_initial_size_of_the_motion_features(scale):
+    """The motion features added to the stream in training mode are ReLU(BN(.)) of the last
+    pointwise conv, normalised per channel, so their size at the start is ``output_scale`` times
+    that of the default start; the other layers start as the released code's."""
+    torch.manual_seed(0)
+    x = torch.randn(16, 8, 12, 12)
+    added = {}
+    for s in (1.0, scale):
+        torch.manual_seed(1)
+        module = MotionSqueeze(in_channels=8, num_segments=4, output_scale=s)
+        module.init_weights()
+        assert torch.all(module.transform[-1][-1].weight == s)
+        assert torch.all(module.transform[0][1].weight == 1)
+        added[s] = module(x) - x
+    torch.testing.assert_close(added[scale], scale * added[1.0], rtol=1e-4, atol=1e-5)
+
+
 def test_last_frame_reuses_last_pair_and_output_is_residual():
     module = MotionSqueeze(in_channels=16, num_segments=4, max_displacement=2).eval()
     captured = {}

@@ -23,6 +23,7 @@ VARIANTS = {
     'flicker': Motion(coherence=0.4, distractors='flicker'),
     'relative': Motion(task='relative', objects=(0, 6)),
     'small objects': Motion(object_size=(0.08, 0.15), density=(6.0, 8.0)),
+    'textured background': Motion(background='textured'),
 }
 
 
@@ -162,7 +163,7 @@ def test_single_frames_and_unordered_frames_carry_no_label(variant):
         assert _nearest_centroid_accuracy(features, labels) < chance + 0.15
 
 
-@pytest.mark.parametrize('variant', ['default', 'fast', 'slow'])
+@pytest.mark.parametrize('variant', ['default', 'fast', 'slow', 'textured background'])
 def test_the_order_of_the_frames_carries_the_label(variant):
     """The mean frame-to-frame shift (phase correlation of the grey frames) predicts the
     direction far above chance; reversed in time, it predicts the opposite one."""
@@ -182,3 +183,22 @@ def test_the_order_of_the_frames_carries_the_label(variant):
     assert (predicted == labels).mean() > 0.8
     reverse = np.arctan2(-reversed_shifts[:, 1], reversed_shifts[:, 0])
     assert (np.round(reverse / (2 * np.pi / 8)).astype(int) % 8 == (labels + 4) % 8).mean() > 0.8
+
+
+def test_textured_background_is_busier_and_jitters_further():
+    """Background alone (no objects): the textured one has far more edge energy than the smooth
+    one (whose edges are its pixel noise), and moves by more than the smooth one's 2 px between frames."""
+    import cv2
+
+    def background_only(background):
+        clips = [default_clip('train', i, motion=Motion(objects=(0, 0), background=background))[0]
+                 for i in range(8)]
+        edges = np.mean([np.abs(np.diff(c.astype(np.float64), axis=2)).mean() for c in clips])
+        shifts = [np.abs(cv2.phaseCorrelate(*(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY).astype(
+            np.float64) for f in pair))[0]).max() for c in clips for pair in zip(c, c[1:])]
+        return edges, max(shifts)
+
+    smooth_edges, smooth_shift = background_only('smooth')
+    textured_edges, textured_shift = background_only('textured')
+    assert textured_edges > 1.5 * smooth_edges
+    assert smooth_shift <= 2.5 < textured_shift <= 6.5

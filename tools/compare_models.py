@@ -21,8 +21,8 @@ import time
 
 from mmengine.config import DictAction
 
-from msnet_mmaction.analysis.equal_budget import (Run, format_leads, format_table, plot_curves,
-                                                  run_all)
+from msnet_mmaction.analysis.equal_budget import (Run, format_budget, format_leads, format_table,
+                                                  plot_curves, run_all)
 
 
 def main() -> None:
@@ -62,7 +62,8 @@ def main() -> None:
     # Controls start first: with several jobs, a run left to start last may run alone at the end.
     results = run_all(controls + compared, args.jobs, report)
     results = results[len(controls):] + results[:len(controls)]
-    table = '\n'.join([format_table(results), ''] + format_leads(results))
+    table = '\n'.join([format_budget(results), '', format_table(results), ''] +
+                      format_leads(results))
     os.makedirs(args.work_dir, exist_ok=True)
     with open(osp.join(args.work_dir, 'table.md'), 'w') as f:
         f.write(table + '\n')

@@ -79,10 +79,28 @@ def held_out_metrics(work_dir: str) -> Optional[Dict[str, float]]:
                 mean_class=100 * last['acc/mean1'])
 
 
+def budget_used(work_dir: str) -> Dict[str, int]:
+    """What a finished run trained and was tested on, read from what it left: the iterations it
+    logged, its batch size and the clips in its training and held-out lists (from the config the
+    runner wrote into ``work_dir``, with every override applied)."""
+    from mmengine.config import Config
+    (config, ) = glob.glob(osp.join(work_dir, '*.py'))
+    cfg = Config.fromfile(config)
+
+    def clips(loader) -> int:
+        root = loader.dataset.get('data_root') or ''
+        with open(osp.join(root, loader.dataset.ann_file)) as f:
+            return sum(1 for line in f if line.strip())
+
+    steps = [int(r['step']) for r in _scalars(work_dir) if 'loss' in r and 'step' in r]
+    return dict(iterations=max(steps, default=0), batch_size=cfg.train_dataloader.batch_size,
+                train_clips=clips(cfg.train_dataloader), val_clips=clips(cfg.val_dataloader))
+
+
 def train_and_test(run: Run, threads: int) -> dict:
     """Train ``run`` (or reuse what it left) and evaluate it on the held-out list: top-1, top-5 and
-    mean class accuracy in %, the training time in seconds (None when reused) and the learning
-    curve."""
+    mean class accuracy in %, the training time in seconds (None when reused), the learning curve
+    and the budget actually used (:func:`budget_used`)."""
     os.makedirs(run.work_dir, exist_ok=True)
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), PYTHONWARNINGS='ignore')
     if run.data_root:
@@ -103,7 +121,7 @@ def train_and_test(run: Run, threads: int) -> dict:
     with open(osp.join(run.work_dir, 'last_checkpoint')) as f:
         checkpoint = f.read().strip()
     return dict(model=run.name, seed=run.seed, checkpoint=checkpoint, train_seconds=seconds,
-                curve=learning_curve(run.work_dir), **metrics)
+                curve=learning_curve(run.work_dir), **metrics, **budget_used(run.work_dir))
 
 
 def run_all(runs: Sequence[Run], jobs: int,
@@ -143,6 +161,18 @@ def format_table(results: Sequence[dict]) -> str:
         lines.append(f'| {model} | {per_seed} | {top1.mean():.1f}{spread} | '
                      f'{np.mean([r["top5"] for r in rows]):.1f} | {time_cell} |')
     return '\n'.join(lines)
+
+
+def format_budget(results: Sequence[dict]) -> str:
+    """One sentence on what the runs trained and were tested on, from the runs themselves."""
+    budgets = {(r['iterations'], r['batch_size'], r['train_clips'], r['val_clips'])
+               for r in results}
+    seeds = ', '.join(str(s) for s in sorted({r['seed'] for r in results}))
+    if len(budgets) > 1:
+        return f'Runs with different budgets {sorted(budgets)}; seeds {seeds}.'
+    ((iterations, batch, train_clips, val_clips), ) = budgets
+    return (f'{iterations} iterations of {batch} clips from {train_clips} training clips, seeds '
+            f'{seeds}; held-out top-1 on {val_clips} clips.')
 
 
 def format_leads(results: Sequence[dict]) -> List[str]:

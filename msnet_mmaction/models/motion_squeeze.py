@@ -87,6 +87,9 @@ class MotionSqueeze(BaseModule):
             run the device's hand-written kernel where one applies (and stay single nodes
             under ``torch.compile`` and ``torch.export``); ``'reference'``: as plain PyTorch
             operations, which ``torch.compile`` fuses itself. Defaults to ``'auto'``.
+        output_scale (float): Initial weight of the transformation's last BatchNorm, which sets
+            the scale of the motion features added to the stream when training starts. Defaults
+            to 1, the released code's.
         init_cfg (dict or list[dict], optional): Initialisation. Defaults to None:
             :data:`RELEASED_INIT`, the released code's (its ResNet initialises every conv
             Kaiming-normal, fan_out, and every BN to weight 1, bias 0, the module's included,
@@ -107,6 +110,7 @@ class MotionSqueeze(BaseModule):
                  transform_channels: Sequence[int] = (16, 32, 64),
                  transform_kernels: Sequence[int] = (7, 3, 3, 3),
                  implementation: str = 'auto',
+                 output_scale: float = 1.0,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         super().__init__(init_cfg=copy.deepcopy(RELEASED_INIT) if init_cfg is None else init_cfg)
         if num_segments is not None and num_segments < 2:
@@ -129,6 +133,7 @@ class MotionSqueeze(BaseModule):
         self.use_displacement = use_displacement
         self.use_confidence = use_confidence
         self.implementation = implementation
+        self.output_scale = output_scale
         self.reduction = nn.Sequential(*_conv_bn_relu(in_channels, reduced_channels))
         widths = [2 * use_displacement + use_confidence, *transform_channels, in_channels]
         blocks = len(transform_kernels)
@@ -137,6 +142,11 @@ class MotionSqueeze(BaseModule):
             _separable_block(c_in, c_out, k, last_relu=b < blocks - 1)
             for b, (c_in, c_out, k) in enumerate(zip(widths[:-1], widths[1:], transform_kernels))))
         self._deferred_checks: Optional[List[Tuple[Tensor, int]]] = None
+
+    def init_weights(self) -> None:
+        """Initialise by ``init_cfg``, then the last BatchNorm's weight to ``output_scale``."""
+        super().init_weights()
+        nn.init.constant_(self.transform[-1][-1].weight, self.output_scale)
 
     def forward(self, x: Tensor, return_maps: bool = False) -> Union[Tensor, Tuple[Tensor, MotionMaps]]:
         """Add motion features to ``x``.

@@ -23,7 +23,7 @@ import os
 import os.path as osp
 import subprocess
 import sys
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -61,6 +61,29 @@ def make_data(args: argparse.Namespace, value: float) -> str:
 def class_count(root: str) -> int:
     with open(osp.join(root, 'label_map.txt')) as f:
         return len([line for line in f if line.strip()])
+
+
+def run_options(root: str, iters: int, batch: int, extra: Sequence[str] = ()) -> Tuple[str, ...]:
+    """The overrides every run on the dataset at ``root`` takes: the batch, the dataset's class
+    count, no best-checkpoint tracking, and about ten log lines."""
+    return (f'train_dataloader.batch_size={batch}',
+            f'model.cls_head.num_classes={class_count(root)}',
+            'default_hooks.checkpoint.save_best=None',
+            f'default_hooks.logger.interval={max(iters // 10, 1)}', *extra)
+
+
+def point_runs(folder: str, root: str, options: Sequence[str], models: Sequence[str],
+               seeds: Sequence[int], done: Callable[[str, int], bool]) -> List[Tuple[str, Run]]:
+    """(model, run) for every model and seed on the dataset at ``root`` that is not ``done``, each
+    run in ``folder/<model>/seed<seed>``."""
+    return [(model, Run(CONFIGS[model], seed, osp.join(folder, model, f'seed{seed}'), root,
+                        tuple(options)))
+            for seed in seeds for model in models if not done(model, seed)]
+
+
+def append_result(path: str, row: dict) -> None:
+    with open(path, 'a') as f:
+        f.write(json.dumps(row) + '\n')
 
 
 def load_results(path: str) -> List[dict]:
@@ -131,19 +154,12 @@ def main() -> None:
     runs, points = [], {}
     for value in args.values:
         root = make_data(args, value)
-        options = (f'train_dataloader.batch_size={args.batch}',
-                   f'model.cls_head.num_classes={class_count(root)}',
-                   'default_hooks.checkpoint.save_best=None',
-                   f'default_hooks.logger.interval={max(args.iters // 10, 1)}', *args.cfg_options)
-        for seed in args.seeds:
-            for model in args.models:
-                if (value, model, seed) in done:
-                    continue
-                run = Run(CONFIGS[model], seed, osp.join(args.work_dir, 'runs',
-                                                         point_name(args.sweep, value), model,
-                                                         f'seed{seed}'), root, options)
-                runs.append(run)
-                points[run] = (value, model)
+        options = run_options(root, args.iters, args.batch, args.cfg_options)
+        folder = osp.join(args.work_dir, 'runs', point_name(args.sweep, value))
+        for model, run in point_runs(folder, root, options, args.models, args.seeds,
+                                     lambda m, seed: (value, m, seed) in done):
+            runs.append(run)
+            points[run] = (value, model)
     print(f'{len(runs)} runs to go ({len(done)} done), {args.jobs} at a time', flush=True)
 
     def record(run: Run, result: dict) -> None:
@@ -152,8 +168,7 @@ def main() -> None:
                    top1=result['top1'], train_seconds=result['train_seconds'],
                    classes=class_count(run.data_root), iters=args.iters, batch=args.batch,
                    generator=args.generator)
-        with open(results_file, 'a') as f:
-            f.write(json.dumps(row) + '\n')
+        append_result(results_file, row)
         print(f'{point_name(args.sweep, value)} {model} seed {run.seed}: {result["top1"]:.2f} %',
               flush=True)
 

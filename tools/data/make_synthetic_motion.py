@@ -1,7 +1,7 @@
 """Generate a motion-only action dataset in MMAction2's video and raw-frame formats.
 
-Each clip shows textured objects moving over a textured background that jitters by up to one
-pixel per frame. What the label is depends on ``--task``:
+Each clip shows textured objects moving over a smooth background that jitters by up to one pixel
+per frame (``--background textured``: a busy texture that jitters by up to three). What the label is depends on ``--task``:
 
 - ``direction`` (the default): one of 8 compass directions. The objects are scattered over a
   layer larger than the frame; with ``--coherence 1`` the whole layer moves, with a lower
@@ -34,6 +34,8 @@ import argparse
 import multiprocessing
 import os
 import os.path as osp
+import sys
+import time
 from functools import partial
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
@@ -51,6 +53,9 @@ SPLITS = ('train', 'val')
 JPEG = [cv2.IMWRITE_JPEG_QUALITY, 95, cv2.IMWRITE_JPEG_SAMPLING_FACTOR,
         cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444]
 FORMATS = ('videos', 'rawframes')
+BACKGROUNDS = ('smooth', 'textured')
+# How far the textured background may jump between frames, in pixels each way.
+TEXTURED_JITTER = 3
 
 
 class Motion(NamedTuple):
@@ -62,6 +67,7 @@ class Motion(NamedTuple):
     distractors: str = 'random'
     object_size: Tuple[float, float] = (1 / 6, 1 / 3)
     density: Optional[Tuple[float, float]] = None
+    background: str = 'smooth'
 
     def class_names(self) -> List[str]:
         return list(DIRECTIONS if self.task == 'direction' else RELATIVE)
@@ -72,6 +78,16 @@ def _background(rng: np.random.Generator, height: int, width: int) -> np.ndarray
     coarse = rng.uniform(40, 215, size=(max(height // 8, 2), max(width // 8, 2), 3))
     smooth = cv2.resize(coarse.astype(np.float32), (width, height), interpolation=cv2.INTER_CUBIC)
     return np.clip(smooth + rng.normal(0, 8, size=(height, width, 3)), 0, 255)
+
+
+def _textured_background(rng: np.random.Generator, side: int) -> np.ndarray:
+    """A busy colour texture (2-4 px blocks of random colours over the smooth background), as
+    contrasted as the objects, so that its jitter is motion of the same kind as theirs."""
+    block = int(rng.integers(2, 5))
+    cells = -(-side // block)
+    blocks = rng.uniform(0, 255, size=(cells, cells, 3))
+    texture = np.kron(blocks, np.ones((block, block, 1)))[:side, :side]
+    return 0.5 * texture + 0.5 * _background(rng, side, side)
 
 
 def _object(rng: np.random.Generator, side: int) -> np.ndarray:
@@ -118,6 +134,14 @@ def _frames(rng: np.random.Generator, background: np.ndarray, size: int, num_fra
     return frames
 
 
+def _clip_background(rng: np.random.Generator, motion: Motion, size: int) -> np.ndarray:
+    """The clip's background, larger than the frame by the jitter: each frame shows it shifted by
+    up to 1 px (smooth) or ``TEXTURED_JITTER`` px (textured) each way, independently per frame."""
+    if motion.background == 'textured':
+        return _textured_background(rng, size + 2 * TEXTURED_JITTER)
+    return _background(rng, size + 2, size + 2)
+
+
 def _object_sides(motion: Motion, size: int) -> Tuple[int, int]:
     return tuple(max(1, int(size * f + 1e-9)) for f in motion.object_size)
 
@@ -158,7 +182,7 @@ def render_layer(rng: np.random.Generator, motion: Motion, angle: float, size: i
     With a coherence below 1, each object moves that way with that probability; the others
     move in random directions or flicker.
     """
-    background = _background(rng, size + 2, size + 2)
+    background = _clip_background(rng, motion, size)
     objects = _scatter(rng, motion, size, num_frames, speed, count)
     velocities = np.tile(_compass(angle) * speed, (count, 1))
     flicker = np.zeros(count, dtype=bool)
@@ -180,7 +204,7 @@ def render_relative(rng: np.random.Generator, motion: Motion, label: int, size: 
     Their distance in the middle frame is drawn independently of the label, so a clip of one
     class played backwards is a clip of the other.
     """
-    background = _background(rng, size + 2, size + 2)
+    background = _clip_background(rng, motion, size)
     distractors = _scatter(rng, motion, size, num_frames, speed, count)
     side = int(rng.integers(size // 5, size // 3 + 1))
     pair = [(_object(rng, side), None) for _ in range(2)]
@@ -233,7 +257,7 @@ def motion_of(args: argparse.Namespace) -> Motion:
     """The :class:`Motion` that the command-line options describe."""
     return Motion(args.task, tuple(args.speed), tuple(args.objects), args.coherence,
                   args.distractors, tuple(args.object_size),
-                  tuple(args.density) if args.density else None)
+                  tuple(args.density) if args.density else None, args.background)
 
 
 def write_clip(out: str, split: str, index: int, args: argparse.Namespace) -> Dict[str, str]:
@@ -255,15 +279,20 @@ def write_clip(out: str, split: str, index: int, args: argparse.Namespace) -> Di
 
 def write_split(out: str, split: str, count: int, args: argparse.Namespace) -> None:
     """Write ``count`` clips of ``split`` (on ``args.workers`` processes) and their lists."""
-    print(f'{split}: {count} clips')
     job = partial(write_clip, out, split, args=args)
-    progress = ProgressBar(count)
+    # A progress bar redraws itself with a carriage return per clip, which fills a log file; off a
+    # terminal one line per split says the same.
+    progress = ProgressBar(count) if sys.stdout.isatty() else None
+    start = time.time()
     lines = []
     with multiprocessing.Pool(args.workers) as pool:
         for clip_lines in pool.imap(job, range(count), chunksize=8):
             lines.append(clip_lines)
-            progress.update()
-    print()
+            if progress is not None:
+                progress.update()
+    if progress is not None:
+        print()
+    print(f'{split}: {count} clips in {time.time() - start:.1f} s')
     for fmt in args.formats:
         with open(osp.join(out, f'{split}_list_{fmt}.txt'), 'w') as f:
             f.writelines(f'{clip_lines[fmt]}\n' for clip_lines in lines)
@@ -294,6 +323,9 @@ def parse_args(argv: Sequence[str] = None) -> argparse.Namespace:
     parser.add_argument('--density', type=float, nargs=2,
                         help='range of objects per frame area, instead of --objects: the count '
                         'then grows with the layer, which grows with the speed')
+    parser.add_argument('--background', choices=BACKGROUNDS, default=defaults.background,
+                        help='smooth, jittering by up to 1 px per frame; or textured as busily as '
+                        f'the objects and jittering by up to {TEXTURED_JITTER} px')
     parser.add_argument('--formats', nargs='+', choices=FORMATS, default=list(FORMATS))
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--workers', type=int, default=os.cpu_count() or 1,

@@ -107,6 +107,7 @@ def test_same_files_and_bookkeeping_as_the_stock_hook(tmp_path, max_keep_ckpts):
     assert len(results['CheckpointHook'][0]) == (4 if max_keep_ckpts < 0 else max_keep_ckpts)
 
 
+@pytest.mark.slow
 def test_training_tool_saves_with_the_atomic_hook(trained_run):
     dumped = glob.glob(osp.join(trained_run, '*.py'))
     assert len(dumped) == 1

@@ -44,6 +44,7 @@ def test_trailing_mean_averages_the_window_up_to_each_point():
     assert trailing_mean(curve, 3) == [(1, 0.0), (2, 25.0), (3, 50.0), (5, 62.5)]
 
 
+@pytest.mark.slow
 def test_compare_models_trains_tests_and_resumes(synthetic_root, tmp_path):
     work_dir = str(tmp_path / 'compare')
     args = ['tools/compare_models.py', CONFIGS[0], '--control', CONFIGS[1], '--seeds', '0', '1',
@@ -77,6 +78,7 @@ def test_compare_models_trains_tests_and_resumes(synthetic_root, tmp_path):
     assert again.count(' | - |') == 2  # no training time for either config: the runs were reused
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('sweep, values', [('coherence', ['1', '0.5'])])
 def test_motion_study_sweeps_one_property(sweep, values, tmp_path):
     work_dir = str(tmp_path / 'study')
@@ -95,6 +97,7 @@ def test_motion_study_sweeps_one_property(sweep, values, tmp_path):
         assert len(f.readlines()) == 8
 
 
+@pytest.mark.slow
 def test_robustness_study_runs_each_setting(tmp_path):
     """Two settings (one resized from 128 px, one with 2 classes) with TSN on a tiny budget: the
     data differ as the settings say, and the table has a row per setting."""

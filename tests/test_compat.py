@@ -120,6 +120,7 @@ class _Exploit:
         return (os.system, ('echo owned',))
 
 
+@pytest.mark.slow
 def test_checkpoint_with_foreign_global_is_refused(tmp_path, synthetic_root):
     path = str(tmp_path / 'evil.pth')
     torch.save(dict(state_dict={}, payload=_Exploit()), path)
@@ -146,6 +147,7 @@ def test_restricted_getattr_only_serves_history_buffer():
         _history_buffer_method(HistoryBuffer, '__init__')
 
 
+@pytest.mark.slow
 def test_test_tool_evaluates_and_dumps(trained_run, synthetic_root, tmp_path):
     dump = str(tmp_path / 'predictions.pkl')
     out = python('tools/test.py', MSNET_CONFIG, osp.join(trained_run, 'epoch_1.pth'), '--work-dir',

@@ -82,6 +82,7 @@ def test_convert_key_rules():
     assert converter.convert_key('fc.weight') == ''
 
 
+@pytest.mark.slow
 def test_v1_rows_reordered_by_class_name(tmp_path):
     """The released V1 checkpoint's row k is the k-th sorted name; after conversion with the
     project's V1 label map (labels-file order), row j belongs to that map's j-th name."""

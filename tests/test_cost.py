@@ -67,6 +67,7 @@ def test_complexity_tool_prints_the_table():
     assert cells[6].endswith('%') and float(cells[6][:-1].strip()) > 0
 
 
+@pytest.mark.slow
 def test_benchmark_tool_prints_ratios():
     """Eager and compiled models in the same rounds (``aot_eager``, which compiles in seconds,
     stands in for Inductor), in both precisions."""
@@ -90,6 +91,7 @@ def test_benchmark_tool_prints_ratios():
     assert 'MiB' in memory
 
 
+@pytest.mark.slow
 def test_benchmark_tool_compares_the_operators_with_their_references():
     """The soft-argmax (the cheaper operator to compile): its operator against the reference,
     eager and under Inductor; the times of the compiled rows exclude the compilation."""
@@ -108,6 +110,7 @@ def _peak_of_allocating(elements: int) -> int:
     return peak_memory(lambda: torch.ones(elements).add_(1).sum() if elements else None, 'cpu')
 
 
+@pytest.mark.slow
 def test_cpu_peak_memory_sees_a_known_allocation():
     size = 16 * 2**20  # float32 elements: 64 MiB
     measured = in_fresh_process(_peak_of_allocating, size)
@@ -139,6 +142,7 @@ print(applied, *[faults() for _ in range(8)])
 """
 
 
+@pytest.mark.slow
 def test_keep_freed_memory_stops_refaulting_activations():
     """With glibc's defaults every training step maps its large activations afresh, one page fault
     per page; once ``keep_freed_memory`` applies, later steps reuse the pages freed before."""
@@ -154,6 +158,7 @@ def test_keep_freed_memory_stops_refaulting_activations():
     assert sum(kept) < min(default)
 
 
+@pytest.mark.slow
 def test_amp_training_on_cpu(synthetic_root, tmp_path):
     work_dir = str(tmp_path / 'amp')
     out = python('tools/train.py', MSNET_CONFIG, '--amp', '--work-dir', work_dir, '--cfg-options',
@@ -207,6 +212,7 @@ def test_mmaction2_get_flops_counts_the_correlation():
     assert correlation / 1e9 > 0.01  # large enough for the comparison to see it
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('tool', ['tools/train.py', 'tools/test.py'])
 def test_tools_wait_passively_unless_told_otherwise(tool):
     """Spinning OpenMP threads take the cores of other jobs (docs/benchmarks.md): the tools set

@@ -166,6 +166,7 @@ def test_switched_off_by_the_environment(monkeypatch, kernel_calls):
     assert kernel_calls == []
 
 
+@pytest.mark.slow
 def test_one_build_per_source_and_machine(tmp_path, monkeypatch):
     compiler = cpu_library._compiler()
     first = cpu_library.build(compiler, tmp_path)

@@ -8,6 +8,7 @@ from helpers import MSNET_CONFIG, run
 from msnet_mmaction.compat import CPUDistributedDataParallel
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(torch.cuda.is_available(), reason='exercises the CPU fallback')
 def test_dist_train_two_cpu_processes(synthetic_root, tmp_path):
     work_dir = str(tmp_path / 'dist')

@@ -125,6 +125,7 @@ def test_reference_compiles_in_training_without_graph_breaks():
                                rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_inductor_on_the_cpu_matches_eager():
     """Inductor's generated CPU code around the operators: outputs in training and inference,
     and the backward graph. The module sees a translating texture, so that the soft-argmax's
@@ -199,6 +200,7 @@ def test_module_implementations_agree_and_are_checked():
         assert kernel_soft_argmax(local_correlation(x, x, 1), 1)[0].shape == (8, 2, 9, 9)
 
 
+@pytest.mark.slow
 def test_mmengine_compile_option_through_train_and_test_tools(synthetic_root, tmp_path):
     """``compile`` in the config (here from the command line, with ``aot_eager``, which compiles
     in seconds where Inductor takes minutes on two cores) through tools/train.py and

@@ -62,6 +62,7 @@ def test_opt_in_skip_counts_and_logs(broken_root):
         test_set[4]
 
 
+@pytest.mark.slow
 def test_training_on_bad_data_stops_with_the_line(broken_root, tmp_path):
     result = run([sys.executable, 'tools/train.py', MSNET_CONFIG.replace('.py', '-videos.py'),
                   '--work-dir', str(tmp_path / 'wd'), '--cfg-options',
@@ -116,6 +117,7 @@ def _train(work_dir, root, *extra, **kwargs):
     return run(_train_args(work_dir, *extra), env=dict(MSNET_SYNTHETIC_ROOT=root), **kwargs)
 
 
+@pytest.mark.slow
 def test_sigkill_then_resume_equals_uninterrupted_and_runs_are_reproducible(synthetic_root,
                                                                             tmp_path):
     full = str(tmp_path / 'full')
@@ -155,6 +157,7 @@ def test_sigkill_then_resume_equals_uninterrupted_and_runs_are_reproducible(synt
     assert final['param_schedulers'] == expected['param_schedulers']
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(torch.cuda.is_available(), reason='exercises the CPU (gloo) path')
 def test_killing_one_rank_ends_the_job_and_it_resumes(synthetic_root, tmp_path):
     work_dir = str(tmp_path / 'dist')
@@ -213,6 +216,7 @@ def test_torch_export_matches_eager(tmp_path):
                                    rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_export_tool_torch_export_and_onnx(tmp_path):
     pytest.importorskip('onnxruntime')
     out, onnx_file = str(tmp_path / 'model.pt2'), str(tmp_path / 'model.onnx')

@@ -75,6 +75,7 @@ def test_stock_rawframe_dataset_names_the_frame_folder_from_a_worker(broken_root
         list(loader)
 
 
+@pytest.mark.slow
 def test_stock_dataset_skips_bad_samples_when_asked(broken_root):
     dataset = stock_dataset(broken_root, 'videos', skip_bad_samples=True)
     items = [dataset[i] for i in range(len(dataset))]
@@ -85,6 +86,7 @@ def test_stock_dataset_skips_bad_samples_when_asked(broken_root):
         test_set[4]
 
 
+@pytest.mark.slow
 def test_training_a_stock_dataset_skips_from_the_command_line(broken_root, tmp_path):
     """A config naming the stock VideoDataset, switched to skipping with --cfg-options only."""
     result = run([sys.executable, 'tools/train.py', VIDEO_CONFIG, '--work-dir',
@@ -133,6 +135,7 @@ def _one_line_error(result: subprocess.CompletedProcess) -> str:
     return result.stderr.strip().splitlines()[-1]
 
 
+@pytest.mark.slow
 def test_disk_full_while_saving_keeps_the_previous_checkpoint(synthetic_root, tmp_path):
     """The second epoch's checkpoint write fails halfway with ENOSPC."""
     work_dir = str(tmp_path / 'full_disk')
@@ -177,6 +180,7 @@ def damaged_copy(path: str, out: str, how: str) -> str:
 
 @pytest.mark.parametrize('how, problem', [('truncated', 'no central directory'),
                                           ('overwritten', 'fails its CRC check')])
+@pytest.mark.slow
 def test_damaged_checkpoints_are_refused_naming_the_file(two_epochs, synthetic_root, tmp_path,
                                                          sample_video, how, problem):
     damaged = damaged_copy(osp.join(two_epochs, 'epoch_2.pth'), str(tmp_path / 'bad.pth'), how)
@@ -202,6 +206,7 @@ def test_test_tool_fails_at_once_on_a_missing_checkpoint(tmp_path):
     assert time.time() - start < 60
 
 
+@pytest.mark.slow
 def test_resume_with_a_damaged_newest_checkpoint_names_the_intact_one(two_epochs, synthetic_root,
                                                                       tmp_path):
     work_dir = str(tmp_path / 'work')
@@ -222,6 +227,7 @@ def test_resume_with_a_damaged_newest_checkpoint_names_the_intact_one(two_epochs
     assert checkpoint_problem(osp.join(work_dir, 'epoch_3.pth')) is None
 
 
+@pytest.mark.slow
 def test_a_killed_data_loader_worker_ends_the_run_with_advice(synthetic_root, tmp_path):
     """SIGKILL to a worker, as the out-of-memory killer sends it, after the first checkpoint."""
     work_dir = str(tmp_path / 'worker')
@@ -257,6 +263,7 @@ def test_a_killed_data_loader_worker_ends_the_run_with_advice(synthetic_root, tm
     assert f'resumed epoch: {epoch}' in resumed.stdout + resumed.stderr
 
 
+@pytest.mark.slow
 def test_a_non_finite_loss_stops_before_the_update_or_is_skipped(two_epochs, synthetic_root,
                                                                  tmp_path):
     """Epoch 3 resumes with a NaN loss weight: every loss of it is NaN."""

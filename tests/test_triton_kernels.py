@@ -121,6 +121,7 @@ def test_what_the_kernels_take():
                                                        device='meta'))
 
 
+@pytest.mark.slow
 def test_kernels_compile_for_ampere_and_hopper_gpus():
     """Each kernel variant the operators launch, compiled to machine code (sm_80, sm_90) without a
     GPU; the interpreter above runs the kernels as Python, which accepts code the compiler

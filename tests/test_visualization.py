@@ -94,6 +94,7 @@ def test_visualize_real_video_end_to_end(sample_video, tmp_path):
     assert np.asarray(gif.convert('RGB')).std() > 5
 
 
+@pytest.mark.slow
 def test_demo_prints_top_k_with_a_trained_model(trained_run, synthetic_root, sample_video,
                                                tmp_path):
     out = python('tools/demo.py', MSNET_CONFIG, osp.join(trained_run, 'epoch_1.pth'),
@@ -108,6 +109,7 @@ def test_demo_prints_top_k_with_a_trained_model(trained_run, synthetic_root, sam
     assert osp.isfile(str(tmp_path / 'vis' / 'motion.gif'))
 
 
+@pytest.mark.slow
 def test_demo_refuses_missing_corrupt_and_unsafe_files(trained_run, synthetic_root, tmp_path):
     labels = osp.join(synthetic_root, 'label_map.txt')
     checkpoint = osp.join(trained_run, 'epoch_1.pth')

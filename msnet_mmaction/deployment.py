@@ -10,14 +10,16 @@ import torch
 import torch.nn as nn
 
 from .models.scores_model import ScoresModel
-from .ops import correlation_reference, soft_argmax_reference
+from .ops import kernel_soft_argmax_reference, local_correlation_reference
 
 
 def reference_decompositions() -> dict:
     """``run_decompositions`` table: the default one, plus each operator -> its reference."""
     table = torch.export.default_decompositions()
-    table[torch.ops.msnet_mmaction.local_correlation.default] = correlation_reference.correlation
-    table[torch.ops.msnet_mmaction.kernel_soft_argmax.default] = soft_argmax_reference.soft_argmax
+    table[torch.ops.msnet_mmaction.local_correlation.default] = (
+        local_correlation_reference.local_correlation)
+    table[torch.ops.msnet_mmaction.kernel_soft_argmax.default] = (
+        kernel_soft_argmax_reference.kernel_soft_argmax)
     return table
 
 

@@ -1,14 +1,20 @@
 import os
 import os.path as osp
 import shutil
+import tempfile
 
 import pytest
 import torch
 
 # Without a GPU, Triton (where installed) runs kernels in its interpreter, on CPU tensors: that is
-# how tests/test_triton_kernels.py checks the CUDA paths' kernels here. Set before Triton loads.
+# how tests/ops/test_triton_kernels.py checks the CUDA paths' kernels here. Set before Triton loads.
 if not torch.cuda.is_available():
     os.environ.setdefault('TRITON_INTERPRET', '1')
+# A fresh Inductor cache per session (subprocesses included): PyTorch's caches do not key compiled
+# backward graphs on a custom operator's schema (pytorch/pytorch#144344), so graphs cached by
+# another checkout of this project could be reused against changed operators.
+INDUCTOR_CACHE = tempfile.mkdtemp(prefix='msnet_mmaction_inductor-')
+os.environ['TORCHINDUCTOR_CACHE_DIR'] = INDUCTOR_CACHE
 
 from mmengine.registry import init_default_scope  # noqa: E402
 
@@ -74,3 +80,7 @@ def broken_root(synthetic_root, tmp_path):
         f.write(head)
     os.remove(osp.join(root, 'videos', 'train_00006.mp4'))
     return root
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    shutil.rmtree(INDUCTOR_CACHE, ignore_errors=True)

@@ -4,7 +4,7 @@
 
 The Nth write of a ``.pth`` file through MMEngine's local file backend (where every checkpoint is
 written) stores the first half of its bytes and then fails as ``write(2)`` fails on a full disk,
-with ``OSError(ENOSPC)``. Used by tests/test_run_faults.py.
+with ``OSError(ENOSPC)``. Used by tests/engine/test_run_faults.py.
 """
 import errno
 import os

@@ -17,7 +17,7 @@ import sys
 import torch
 
 import msnet_mmaction  # noqa: F401  (registers MSNet, allow-lists mmengine checkpoint globals)
-from msnet_mmaction.apis import run_tool
+from msnet_mmaction.apis import build_recognizer, run_tool
 from msnet_mmaction.apis.official_checkpoint import convert_state_dict, reorder_classes
 from msnet_mmaction.compat import explain_unsafe_checkpoint
 from msnet_mmaction.datasets import read_class_names
@@ -25,13 +25,7 @@ from msnet_mmaction.engine import check_checkpoint
 
 
 def _check_against_config(state: dict, config: str) -> None:
-    from mmengine.config import Config
-    from mmengine.registry import init_default_scope
-    from mmaction.registry import MODELS
-
-    cfg = Config.fromfile(config)
-    init_default_scope(cfg.get('default_scope', 'mmaction'))
-    model = MODELS.build(cfg.model)
+    model = build_recognizer(config)
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))

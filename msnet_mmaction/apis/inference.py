@@ -1,4 +1,5 @@
-"""Loading a recognizer for inference, with weights-only checkpoint loading and clear refusals."""
+"""Building a recognizer from a config, and loading one for inference with weights-only
+checkpoint loading and clear refusals."""
 import pickle
 from typing import List, Optional, Union
 
@@ -7,6 +8,28 @@ from mmengine.config import Config
 
 from ..compat import explain_unsafe_checkpoint
 from ..engine import check_checkpoint
+
+
+def build_recognizer(config: Union[str, Config], frames: Optional[int] = None,
+                     device: str = 'cpu') -> nn.Module:
+    """The recognizer a config describes, with its initial weights (no checkpoint).
+
+    Args:
+        config (str | Config): A config file, or a loaded config.
+        frames (int, optional): Frames per clip, set on the backbone and the head where they take
+            ``num_segments``. Defaults to the config's.
+        device (str): Where the model goes. Defaults to ``'cpu'``.
+    """
+    from mmaction.registry import MODELS
+    from mmengine.registry import init_default_scope
+    cfg = Config.fromfile(config) if isinstance(config, str) else config
+    init_default_scope(cfg.get('default_scope', 'mmaction'))
+    model_cfg = cfg.model
+    if frames is not None:
+        for part in ('backbone', 'cls_head'):
+            if 'num_segments' in model_cfg.get(part, {}):
+                model_cfg[part]['num_segments'] = frames
+    return MODELS.build(model_cfg).to(device)
 
 
 def load_recognizer(config: Union[str, Config], checkpoint: Optional[str] = None,

@@ -39,6 +39,11 @@ def load_config(args: argparse.Namespace) -> Config:
     return cfg
 
 
+def amp_dtype(device: str) -> torch.dtype:
+    """The dtype ``--amp`` computes in on ``device``: float16 on CUDA, bfloat16 on the CPU."""
+    return torch.float16 if str(device).startswith('cuda') else torch.bfloat16
+
+
 def enable_amp(cfg: Config) -> None:
     """Mixed precision (``--amp``): MMEngine's ``AmpOptimWrapper`` (float16 with loss scaling) on
     CUDA, :class:`~msnet_mmaction.engine.CPUAmpOptimWrapper` (bfloat16 autocast) without CUDA."""

@@ -4,7 +4,7 @@ PyTorch's CPU allocator takes every tensor from ``malloc``. glibc serves blocks 
 threshold (128 KiB, adapting up to 32 MiB) with fresh ``mmap`` calls, unmaps them on ``free`` and
 trims the top of its heap. Each step's activations are therefore mapped again, and every page
 is zero-filled by the kernel on first touch. Turning both off makes freed blocks reusable at
-once (``tests/test_cost.py`` counts the page faults either way). The process keeps its peak
+once (``tests/engine/test_malloc.py`` counts the page faults either way). The process keeps its peak
 resident size afterwards, which a training process reaches every step anyway.
 """
 import ctypes

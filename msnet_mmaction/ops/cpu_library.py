@@ -1,4 +1,5 @@
-"""Build, cache and load the compiled CPU kernels (``csrc/*.cpp``) as one shared library.
+"""The binding of the compiled CPU kernels (``csrc/*.cpp``): build, cache and load them as one
+shared library, and call its C functions by the signatures of :data:`SIGNATURES`.
 
 The kernels are plain C++ without PyTorch headers. On first use they are compiled with the system
 C++ compiler for the CPU at hand (``-O3 -march=native``, a few seconds) and loaded with
@@ -13,11 +14,15 @@ handed to the library as its ``GOMP_parallel`` entry point: PyTorch's worker thr
 for a while after each operator, and threads of the kernels' own would compete with them for the
 cores. Without such a runtime the kernels start ``std::thread`` workers.
 
+Every kernel returns a status; on failure :meth:`CpuLibrary.call` raises with the C++ error's
+message, which ``msnet_last_error`` keeps for the calling thread. ``tests/ops/test_cpu_library.py``
+reads the ``extern "C"`` prototypes of the sources and compares them with :data:`SIGNATURES`: a
+mismatch would corrupt memory silently.
+
 Where no compiler is found or the build fails, :func:`cpu_library` warns once and returns None, and
 the operators run the reference formulation instead, as they do with ``MSNET_MMACTION_KERNELS=0``.
 """
 import ctypes
-import functools
 import hashlib
 import os
 import platform
@@ -28,15 +33,39 @@ import tempfile
 import threading
 import warnings
 from pathlib import Path
-from typing import Callable, List, Optional, TypeVar
+from typing import Dict, List, Optional, Tuple
 
 import torch
 
-from .kernel_switch import KERNELS_ENV, kernels_enabled
+from .policy import KERNELS_ENV, kernels_enabled
 
 CSRC = Path(__file__).with_name('csrc')
 FLAGS = ('-O3', '-march=native', '-std=c++17', '-shared', '-fPIC', '-pthread')
 CACHE_ENV = 'MSNET_MMACTION_CACHE'
+
+_PTR, _I64, _INT, _F32 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int, ctypes.c_float
+_STATUS = ctypes.c_int
+
+#: {C function: (return type, argument types)} of the library's ``extern "C"`` interface. Pointers
+#: of every kind are ``c_void_p``; a status is 0 on success.
+SIGNATURES: Dict[str, Tuple[Optional[type], Tuple[type, ...]]] = {
+    'msnet_use_openmp': (None, (_PTR, )),
+    'msnet_last_error': (ctypes.c_char_p, ()),
+    **{
+        f'msnet_local_correlation_forward_{suffix}': (_STATUS, (_PTR, ) * 5 + (_I64, ) * 5 +
+                                                      (_INT, ))
+        for suffix in ('f32', 'f64')
+    },
+    **{
+        f'msnet_local_correlation_backward_{suffix}': (_STATUS, (_PTR, ) * 9 + (_I64, ) * 5 +
+                                                       (_INT, ))
+        for suffix in ('f32', 'f64')
+    },
+    'msnet_kernel_soft_argmax_forward_f32': (_STATUS, (_PTR, ) * 3 + (_I64, ) * 4 + (_F32, ) * 3 +
+                                             (_INT, )),
+}
+#: The suffix of each dtype's kernels.
+DTYPE_SUFFIXES = {torch.float32: 'f32', torch.float64: 'f64'}
 
 
 def sources() -> List[Path]:
@@ -50,7 +79,9 @@ class CpuLibrary:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lib = ctypes.CDLL(str(path))
-        self._lib.msnet_use_openmp.argtypes = [ctypes.c_void_p]
+        for name, (restype, argtypes) in SIGNATURES.items():
+            function = getattr(self._lib, name)
+            function.restype, function.argtypes = restype, list(argtypes)
         self.use_openmp(openmp_runtime())
 
     def use_openmp(self, runtime: Optional[str]) -> None:
@@ -58,18 +89,21 @@ class CpuLibrary:
         self.openmp = runtime
         self._lib.msnet_use_openmp(_gomp_parallel(runtime) if runtime else None)
 
-    def function(self, name: str, argtypes: list):
-        """The C function ``name``, returning an int status (0 on success)."""
-        fn = getattr(self._lib, name)
-        fn.argtypes, fn.restype = argtypes, ctypes.c_int
-        return fn
+    def call(self, name: str, *args) -> None:
+        """Call the kernel ``name`` of :data:`SIGNATURES`; raise with its error message if it
+        reports failure."""
+        if getattr(self._lib, name)(*args) != 0:
+            message = self._lib.msnet_last_error().decode(errors='replace')
+            raise RuntimeError(f'the compiled CPU kernel {name} failed: {message} (set '
+                               f'{KERNELS_ENV}=0 to use the reference formulation)')
 
 
-def check(status: int, what: str) -> None:
-    """Raise if a kernel reported failure."""
-    if status != 0:
-        raise RuntimeError(f'the compiled CPU {what} failed (out of memory?); set {KERNELS_ENV}=0 '
-                           'to use the reference formulation')
+def tensor_args(x: Optional[torch.Tensor]) -> tuple:
+    """A 4-d tensor as a kernel takes it: data pointer and its four element strides; two nulls
+    for None."""
+    if x is None:
+        return None, None
+    return x.data_ptr(), (ctypes.c_int64 * 4)(*x.stride())
 
 
 def openmp_runtime() -> Optional[str]:
@@ -160,21 +194,6 @@ def cpu_library() -> Optional[CpuLibrary]:
         if directory not in _loaded:
             _loaded[directory] = _load(directory)
         return _loaded[directory]
-
-
-Kernel = TypeVar('Kernel')
-
-
-def kernel_of(wrapper: Callable[[CpuLibrary], Kernel]) -> Optional[Kernel]:
-    """``wrapper(library)`` for the compiled library, made once per library; None where the
-    compiled kernels are off or unavailable."""
-    library = cpu_library()
-    return None if library is None else _wrapped(wrapper, library)
-
-
-@functools.lru_cache(maxsize=None)
-def _wrapped(wrapper: Callable[[CpuLibrary], Kernel], library: CpuLibrary) -> Kernel:
-    return wrapper(library)
 
 
 def _load(directory: Path) -> Optional[CpuLibrary]:

@@ -33,26 +33,12 @@ import torch.nn.functional as F
 
 import msnet_mmaction  # noqa: F401
 from msnet_mmaction.analysis import correlation_matmul_gather, correlation_unfold
+from msnet_mmaction.apis import amp_dtype, build_recognizer
 from msnet_mmaction.analysis.benchmark import (Stats, autocast, in_fresh_process,
                                                interleaved_times, peak_memory, ratio_stats)
 from msnet_mmaction.engine import keep_freed_memory
 from msnet_mmaction.engine.malloc import ENABLE_ENV
 from msnet_mmaction.ops import kernel_soft_argmax, local_correlation
-
-
-def amp_dtype(device: str) -> torch.dtype:
-    return torch.float16 if device.startswith('cuda') else torch.bfloat16
-
-
-def build_model(config: str, frames: int, device: str) -> torch.nn.Module:
-    from mmaction.registry import MODELS
-    from mmengine.config import Config
-    from mmengine.registry import init_default_scope
-    cfg = Config.fromfile(config)
-    init_default_scope(cfg.get('default_scope', 'mmaction'))
-    cfg.model.backbone.num_segments = frames
-    cfg.model.cls_head.num_segments = frames
-    return MODELS.build(cfg.model).to(device)
 
 
 def preprocessed_batch(model: torch.nn.Module, clips: int, frames: int, shape,
@@ -96,7 +82,7 @@ def train_fn(model, data: dict, dtype: Optional[torch.dtype], device: str) -> Ca
 
 def _train_memory(config, frames, shape, batch, precision, device, threads) -> int:
     torch.set_num_threads(threads)
-    model = build_model(config, frames, device).train()
+    model = build_recognizer(config, frames, device).train()
     data = preprocessed_batch(model, batch, frames, shape, device)
     dtype = amp_dtype(device) if precision == 'amp' else None
     step = train_fn(model, data, dtype, device)
@@ -134,8 +120,8 @@ def benchmark_models(args: argparse.Namespace) -> None:
     all four timed in the same interleaved rounds."""
     config_a, config_b = args.configs
     name_a, name_b = (osp.splitext(osp.basename(c))[0] for c in args.configs)
-    models = {'A': build_model(config_a, args.frames, args.device),
-              'B': build_model(config_b, args.frames, args.device)}
+    models = {'A': build_recognizer(config_a, args.frames, args.device),
+              'B': build_recognizer(config_b, args.frames, args.device)}
     variants = {name: model for name, model in models.items()}
     if args.compile:
         options = dict(backend=args.compile_backend)

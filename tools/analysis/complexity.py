@@ -12,22 +12,16 @@ import os.path as osp
 from typing import Dict, Tuple
 
 import torch
-from mmengine.config import Config
-from mmengine.registry import init_default_scope
 
 import msnet_mmaction  # noqa: F401
 from msnet_mmaction.analysis import Complexity, measure_complexity, motion_squeeze_flops
+from msnet_mmaction.apis import build_recognizer
 from msnet_mmaction.models import MotionSqueeze
-from mmaction.registry import MODELS
 
 
 def count(config: str, frames: int, shape: Tuple[int, int]) -> Tuple[Complexity, int]:
     """Counts for ``config`` at ``frames`` frames, and the analytic count of its modules."""
-    cfg = Config.fromfile(config)
-    init_default_scope(cfg.get('default_scope', 'mmaction'))
-    cfg.model.backbone.num_segments = frames
-    cfg.model.cls_head.num_segments = frames
-    model = MODELS.build(cfg.model)
+    model = build_recognizer(config, frames)
     inputs = torch.randn(1, frames, 3, *shape)
     sizes = {}
     hooks = [m.register_forward_hook(lambda mod, args, out: sizes.__setitem__(mod, args[0].shape))

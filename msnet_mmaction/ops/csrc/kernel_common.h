@@ -6,6 +6,10 @@
 #include <atomic>
 #include <cstdint>
 #include <cstring>
+#include <exception>
+#include <mutex>
+#include <stdexcept>
+#include <string>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -114,18 +118,20 @@ inline void run_ranges(void* data) {
 }
 
 // body(begin, end) over [0, count), split into `threads` contiguous ranges, each run by one thread.
-// Returns false if any range threw.
+// Rethrows the first exception a range threw, once every range is done.
 template <typename Body>
-bool parallel_ranges(int64_t count, int threads, const Body& body) {
+void parallel_ranges(int64_t count, int threads, const Body& body) {
   const int64_t workers = std::max<int64_t>(1, std::min<int64_t>(threads, count));
-  std::atomic<bool> failed{false};
   std::atomic<int64_t> next{0};
+  std::mutex failure_lock;
+  std::exception_ptr failure;
   auto run = [&]() {  // takes ranges until none are left, whatever the team size
     for (int64_t k = next++; k < workers; k = next++) {
       try {
         body(count * k / workers, count * (k + 1) / workers);
       } catch (...) {
-        failed = true;
+        std::lock_guard<std::mutex> guard(failure_lock);
+        if (!failure) failure = std::current_exception();
       }
     }
   };
@@ -142,7 +148,30 @@ bool parallel_ranges(int64_t count, int threads, const Body& body) {
     run();
     for (auto& thread : pool) thread.join();
   }
-  return !failed;
+  if (failure) std::rethrow_exception(failure);
+}
+
+// The message of the calling thread's last failed entry point (msnet_last_error, parallel.cpp).
+inline thread_local std::string last_error;
+
+// The status an entry point returns: 0 once `entry` ran, 1 if it threw, its message kept in
+// last_error for the caller to read on the same thread.
+template <typename Entry>
+int guarded(const Entry& entry) {
+  try {
+    entry();
+    return 0;
+  } catch (const std::exception& error) {
+    last_error = error.what();
+  } catch (...) {
+    last_error = "unknown C++ exception";
+  }
+  return 1;
+}
+
+// Throws std::invalid_argument with `message` unless `condition` holds.
+inline void require(bool condition, const char* message) {
+  if (!condition) throw std::invalid_argument(message);
 }
 
 }  // namespace msnet

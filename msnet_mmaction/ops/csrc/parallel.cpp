@@ -1,4 +1,4 @@
-// Where the kernels' parallel loops run (see kernel_common.h).
+// Where the kernels' parallel loops run, and their error messages (see kernel_common.h).
 #include "kernel_common.h"
 
 extern "C" {
@@ -7,6 +7,11 @@ extern "C" {
 // of LLVM's libomp and Intel's libiomp5); null goes back to std::thread.
 void msnet_use_openmp(void* gomp_parallel) {
   msnet::openmp_parallel = reinterpret_cast<msnet::ParallelFn>(gomp_parallel);
+}
+
+// Why the calling thread's last kernel call returned a non-zero status.
+const char* msnet_last_error() {
+  return msnet::last_error.c_str();
 }
 
 }  // extern "C"

@@ -6,17 +6,21 @@ logit floor, the softmax and its two weighted sums, in float32 registers. The fo
 the volume once and writes nothing volume-sized; the backward pass recomputes the weights from the
 volume and writes its gradient.
 
-Import this module only where Triton is installed (:func:`.triton_support.triton_available`).
+Each launch is built as a :class:`~.policy.TritonLaunch` and run on its tensors' device. Import this
+module only where Triton is installed (:func:`.policy.triton_installed`).
 """
-from typing import Tuple
+from typing import Optional, Tuple
 
 import torch
 import triton
 import triton.language as tl
 from torch import Tensor
 
-from .soft_argmax_reference import LOGIT_RANGE
-from .triton_support import INDEX_LIMIT, block_size
+from .kernel_soft_argmax_reference import LOGIT_RANGE
+from .policy import INDEX_LIMIT, TritonLaunch, block_size
+
+#: The dtypes the kernels take.
+DTYPES = (torch.float32, )
 
 # Scores held per program (positions x padded offsets).
 TILE = 4096
@@ -94,25 +98,46 @@ def _soft_argmax_backward(scores_ptr, grad_displacement_ptr, grad_confidence_ptr
              mask=in_rows[:, None] & (ks < offsets)[None, :])
 
 
-def _run(kernel, scores: Tensor, max_displacement: int, sigma: float, temperature: float,
-         *tensors: Tensor) -> None:
-    """Run ``kernel`` over the positions of the contiguous (N, H, W, P * P) ``scores``."""
+def _launch(kernel, scores: Tensor, max_displacement: int, sigma: float, temperature: float,
+            *tensors: Tensor) -> TritonLaunch:
+    """The launch of ``kernel`` over the positions of the contiguous (N, H, W, P * P) ``scores``."""
     offsets = scores.shape[-1]
     positions = scores.numel() // offsets
     block_k = block_size(offsets, 1 << 30)
     block_m = max(1, TILE // block_k)
-    kernel[(triton.cdiv(positions, block_m), )](
-        scores, *tensors, positions, offsets, max_displacement, 1 / (2 * sigma**2), temperature,
-        LOGIT_RANGE, 1 / max(max_displacement, 1), BLOCK_M=block_m, BLOCK_K=block_k)
+    return TritonLaunch(kernel, (triton.cdiv(positions, block_m), ),
+                        (scores, *tensors, positions, offsets, max_displacement,
+                         1 / (2 * sigma**2), temperature, LOGIT_RANGE, 1 / max(max_displacement, 1)),
+                        dict(BLOCK_M=block_m, BLOCK_K=block_k))
 
 
-def supports(correlation: Tensor) -> bool:
-    """Whether the kernels take the (N, P * P, H, W) volume: float32, and it and its (N, H, W, 2)
-    displacement addressable with 32-bit offsets (fewer than
-    :data:`.triton_support.INDEX_LIMIT` elements)."""
+def forward_launch(scores: Tensor, max_displacement: int, sigma: float, temperature: float,
+                   displacement: Tensor, confidence: Tensor) -> TritonLaunch:
+    """The launch that writes the contiguous (N, H, W, 2) ``displacement`` and (N, H, W)
+    ``confidence`` of the contiguous (N, H, W, P * P) ``scores``."""
+    return _launch(_soft_argmax_forward, scores, max_displacement, sigma, temperature,
+                   displacement, confidence)
+
+
+def backward_launch(scores: Tensor, max_displacement: int, sigma: float, temperature: float,
+                    grad_displacement: Tensor, grad_confidence: Tensor,
+                    grad_scores: Tensor) -> TritonLaunch:
+    """The launch that writes the contiguous (N, H, W, P * P) ``grad_scores`` from the contiguous
+    gradients of the displacement and the confidence."""
+    return _launch(_soft_argmax_backward, scores, max_displacement, sigma, temperature,
+                   grad_displacement, grad_confidence, grad_scores)
+
+
+def refusal(correlation: Tensor, dtype: torch.dtype) -> Optional[str]:
+    """Why the kernels do not take the (N, P * P, H, W) volume computed in ``dtype``; None where
+    they do: float32, and the volume and its (N, H, W, 2) displacement within 32-bit offsets
+    (:data:`.policy.INDEX_LIMIT`)."""
+    if dtype not in DTYPES:
+        return f'the Triton kernels take float32, not {dtype}'
     offsets = correlation.shape[1]
-    return (correlation.dtype == torch.float32
-            and correlation.numel() // max(offsets, 1) * max(offsets, 2) < INDEX_LIMIT)
+    if correlation.numel() // max(offsets, 1) * max(offsets, 2) >= INDEX_LIMIT:
+        return 'a tensor spans 2**31 elements or more (32-bit offsets)'
+    return None
 
 
 def forward(correlation: Tensor, max_displacement: int, sigma: float,
@@ -122,8 +147,7 @@ def forward(correlation: Tensor, max_displacement: int, sigma: float,
     n, h, w, _ = scores.shape
     displacement = scores.new_empty((n, h, w, 2))
     confidence = scores.new_empty((n, h, w))
-    _run(_soft_argmax_forward, scores, max_displacement, sigma, temperature, displacement,
-         confidence)
+    forward_launch(scores, max_displacement, sigma, temperature, displacement, confidence).run()
     return displacement.permute(0, 3, 1, 2), confidence.unsqueeze(1)
 
 
@@ -132,7 +156,7 @@ def backward(grad_displacement: Tensor, grad_confidence: Tensor, correlation: Te
     """The volume's (N, P * P, H, W) channels-last gradient, recomputing the weights from it."""
     scores = correlation.permute(0, 2, 3, 1).contiguous()
     grad_scores = torch.empty_like(scores)
-    _run(_soft_argmax_backward, scores, max_displacement, sigma, temperature,
-         grad_displacement.permute(0, 2, 3, 1).contiguous(), grad_confidence.contiguous(),
-         grad_scores)
+    backward_launch(scores, max_displacement, sigma, temperature,
+                    grad_displacement.permute(0, 2, 3, 1).contiguous(),
+                    grad_confidence.contiguous(), grad_scores).run()
     return grad_scores.permute(0, 3, 1, 2)

@@ -7,10 +7,10 @@ For a maximum displacement ``d`` and dilation ``s``, with ``P = 2 * d + 1``::
 and zero where the second position falls outside the map; ``i`` indexes the vertical offset and
 ``j`` the horizontal one.
 
-:func:`correlation` is differentiable by autograd and made only of functional operations, so it is
+:func:`local_correlation` is differentiable by autograd and made only of functional operations, so it is
 what ``torch.compile`` (Inductor), ``torch.export`` and the ONNX exporter see when the reference is
 asked for, and what the operator ``msnet_mmaction::local_correlation`` runs where no hand-written
-kernel takes its inputs. :func:`correlation_backward` is its hand-written gradient, which that
+kernel takes its inputs. :func:`local_correlation_backward` is its hand-written gradient, which that
 operator's backward runs in the same places.
 
 How it computes, with features channels-last and ``b`` zero-padded by ``r = d * s`` to ``bp`` of
@@ -25,7 +25,7 @@ of ``a`` with the output gradient flipped in (i, j) and shifted by each offset. 
 W) tensor is formed; the largest temporary is the (N, H, W, P * (W + 2r)) product, 2.8 times the
 output for MSNet's d = 7 on 28x28 maps.
 """
-from typing import Iterator, List, Tuple
+from typing import Iterator, List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -96,7 +96,7 @@ class _Geometry:
                                   (sn, sy, sx, s * sy + si, s * sx + sj))
 
 
-def correlation(a: Tensor, b: Tensor, max_displacement: int, dilation: int) -> Tensor:
+def local_correlation(a: Tensor, b: Tensor, max_displacement: int, dilation: int) -> Tensor:
     """The correlation volume of (N, C, H, W) features ``a`` and ``b``.
 
     Returns:
@@ -116,18 +116,26 @@ def correlation(a: Tensor, b: Tensor, max_displacement: int, dilation: int) -> T
     return geometry.interleave(groups).permute(0, 3, 1, 2)
 
 
-def correlation_backward(grad: Tensor, a: Tensor, b: Tensor, max_displacement: int,
-                         dilation: int) -> Tuple[Tensor, Tensor]:
-    """Gradients of :func:`correlation` for ``a`` and ``b`` from the output gradient ``grad``.
+def local_correlation_backward(grad: Tensor, a: Tensor, b: Tensor, max_displacement: int,
+                               dilation: int, needs_a: bool = True,
+                               needs_b: bool = True) -> Tuple[Optional[Tensor], Optional[Tensor]]:
+    """Gradients of :func:`local_correlation` for ``a`` and ``b`` from the output gradient
+    ``grad``.
 
     Returns:
-        tuple[Tensor, Tensor]: Each laid out like its input (``torch.empty_like``).
+        tuple[Tensor, Tensor]: Each laid out like its input (``torch.empty_like``); None for an
+        input whose gradient is not needed.
     """
     n, _, h, w = a.shape
     geometry = _Geometry(h, w, max_displacement, dilation)
     p = geometry.patch
     grad_band = grad.permute(0, 2, 3, 1).reshape(n, h, w, p, p)
-    grad_a = geometry.transposed(grad_band, geometry.pad(b))
-    grad_b = geometry.transposed(geometry.shifted_flip(grad_band), geometry.pad(a))
-    return (torch.empty_like(a).copy_(grad_a.permute(0, 3, 1, 2)),
-            torch.empty_like(b).copy_(grad_b.permute(0, 3, 1, 2)))
+    grad_a = grad_b = None
+    if needs_a:
+        grad_a = torch.empty_like(a).copy_(
+            geometry.transposed(grad_band, geometry.pad(b)).permute(0, 3, 1, 2))
+    if needs_b:
+        grad_b = torch.empty_like(b).copy_(
+            geometry.transposed(geometry.shifted_flip(grad_band),
+                                geometry.pad(a)).permute(0, 3, 1, 2))
+    return grad_a, grad_b

@@ -11,10 +11,10 @@ For each position of a correlation volume with ``P * P`` displacements (``P = 2 
 * the displacement ``(u, v)`` is the expectation of the horizontal and vertical offsets under the
   weights, divided by ``d`` so that it lies in [-1, 1].
 
-:func:`soft_argmax` is differentiable by autograd and made only of functional operations, so it is
-what ``torch.compile``, ``torch.export`` and the ONNX exporter see when the reference is asked for,
-and what the operator ``msnet_mmaction::kernel_soft_argmax`` runs where no hand-written kernel
-takes its input. :func:`soft_argmax_backward` is its gradient written out, recomputing the
+:func:`kernel_soft_argmax` is differentiable by autograd and made only of functional operations, so
+it is what ``torch.compile``, ``torch.export`` and the ONNX exporter see when the reference is asked
+for, and what the operator ``msnet_mmaction::kernel_soft_argmax`` runs where no hand-written kernel
+takes its input. :func:`kernel_soft_argmax_backward` is its gradient written out, recomputing the
 weights from the volume: that is all the operator keeps for its backward pass.
 """
 from typing import NamedTuple, Tuple
@@ -69,7 +69,7 @@ def _peaks(scores: Tensor, max_displacement: int, sigma: float, temperature: flo
     return _Peaks(index, confidence, rows, cols, floor)
 
 
-def soft_argmax(correlation: Tensor, max_displacement: int, sigma: float,
+def kernel_soft_argmax(correlation: Tensor, max_displacement: int, sigma: float,
                 temperature: float) -> Tuple[Tensor, Tensor]:
     """Displacement and confidence of an (N, P*P, H, W) correlation volume.
 
@@ -86,9 +86,9 @@ def soft_argmax(correlation: Tensor, max_displacement: int, sigma: float,
     return displacement.contiguous().permute(0, 3, 1, 2), peaks.confidence.contiguous().unsqueeze(1)
 
 
-def soft_argmax_backward(grad_displacement: Tensor, grad_confidence: Tensor, correlation: Tensor,
+def kernel_soft_argmax_backward(grad_displacement: Tensor, grad_confidence: Tensor, correlation: Tensor,
                          max_displacement: int, sigma: float, temperature: float) -> Tensor:
-    """Gradient of :func:`soft_argmax` for the volume, from the gradients of its two outputs.
+    """Gradient of :func:`kernel_soft_argmax` for the volume, from the gradients of its two outputs.
 
     A score's gradient is ``p (g - sum(p g))`` (the softmax's gradient, with ``p`` its weight and
     ``g`` the weighted offsets' gradient) times its window where its logit lies above the floor,

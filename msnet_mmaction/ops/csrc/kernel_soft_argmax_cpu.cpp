@@ -142,9 +142,9 @@ Displacement soft_argmax(const float* s, const Setup& k, const Peak& peak) {
 }
 
 void forward(const float* scores, float* displacement, float* confidence, int64_t positions,
-             const Setup& k, int threads, bool& ok) {
+             const Setup& k, int threads) {
   const int64_t cells = k.patch * k.patch;
-  ok = parallel_ranges(positions, threads, [&](int64_t begin, int64_t end) {
+  parallel_ranges(positions, threads, [&](int64_t begin, int64_t end) {
     for (int64_t m = begin; m < end; ++m) {
       const float* s = scores + m * cells;
       const Peak peak = find_peak(s, k);
@@ -159,20 +159,21 @@ void forward(const float* scores, float* displacement, float* confidence, int64_
 }  // namespace
 
 // scores: contiguous (N, H, W, P * P); displacement: contiguous (N, H, W, 2) as (u, v); confidence:
-// contiguous (N, H, W). Returns 0 on success and 1 if a worker failed.
+// contiguous (N, H, W). Returns 0 on success and 1 on failure, with the reason in
+// msnet_last_error().
 extern "C" {
 
-int msnet_soft_argmax_forward_f32(const float* scores, float* displacement, float* confidence,
-                                  int64_t n, int64_t h, int64_t w, int64_t d, float sigma,
-                                  float temperature, float range, int threads) {
-  try {
-    bool ok = false;
+int msnet_kernel_soft_argmax_forward_f32(const float* scores, float* displacement,
+                                         float* confidence, int64_t n, int64_t h, int64_t w,
+                                         int64_t d, float sigma, float temperature, float range,
+                                         int threads) {
+  return guarded([&] {
+    require(n >= 0 && h >= 0 && w >= 0, "kernel_soft_argmax: sizes must be >= 0");
+    require(d >= 0, "kernel_soft_argmax: the maximum displacement must be >= 0");
+    require(sigma > 0 && temperature > 0, "kernel_soft_argmax: sigma and temperature must be > 0");
     forward(scores, displacement, confidence, n * h * w, Setup(d, sigma, temperature, range),
-            threads, ok);
-    return ok ? 0 : 1;
-  } catch (...) {
-    return 1;
-  }
+            threads);
+  });
 }
 
 }  // extern "C"

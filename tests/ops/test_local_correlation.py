@@ -1,5 +1,5 @@
 """local_correlation against an explicit loop, and its gradients, through each code path: the
-operator with its compiled CPU kernel (dilation 1; tests/test_cpu_kernels.py checks that it is the
+operator with its compiled CPU kernel (dilation 1; tests/ops/test_cpu_library.py checks that it is the
 one running), the operator with the hand-written kernels switched off (the reference and its
 hand-written backward inside the operator), and the plain reference with autograd's gradient."""
 import pytest

@@ -36,8 +36,9 @@ def test_correlation_passes_opcheck(shape, d, s, dtype, cpu_path):
                   for x in (a, b))
     torch.library.opcheck(OPS.local_correlation.default, (a_cl, b_cl[..., :], d, s))
     grad = torch.randn(shape[0], (2 * d + 1)**2, *shape[2:], dtype=dtype)
-    torch.library.opcheck(OPS.local_correlation_backward.default,
-                          (grad, a.detach(), b.detach(), d, s))
+    for needs in ((True, True), (True, False), (False, True)):
+        torch.library.opcheck(OPS.local_correlation_backward.default,
+                              (grad, a.detach(), b.detach(), d, s, *needs))
 
 
 @pytest.mark.parametrize('dtype', [torch.float32, torch.float64])

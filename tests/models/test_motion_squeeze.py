@@ -1,5 +1,5 @@
 """MotionSqueeze: known motion, the released sizes, temporal pairing and input checks (the soft-argmax op
-has its own tests in test_soft_argmax.py)."""
+has its own tests in tests/ops/test_kernel_soft_argmax.py)."""
 import re
 
 import pytest

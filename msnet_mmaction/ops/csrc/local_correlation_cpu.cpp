@@ -84,7 +84,7 @@ inline void correlate_tile(const T* a, int64_t a_row, int64_t a_channel, const T
 // here: writing the output is the bottleneck).
 template <typename T>
 void forward(const T* a, const Strides& sa, const T* b, const Strides& sb, T* out, const Geometry& g,
-             int threads, bool& ok) {
+             int threads) {
   constexpr int Y = kTileRows, J = kTileOffsets;
   constexpr int64_t lanes = kLanes<T>;
   const int64_t vectors = (g.w + lanes - 1) / lanes, span = vectors * lanes;
@@ -93,7 +93,7 @@ void forward(const T* a, const Strides& sa, const T* b, const Strides& sb, T* ou
   // at column x + d, so the horizontal offsets j of position x are the columns x + j.
   const int64_t width = span + offsets - 1, blocks = (g.h + Y - 1) / Y;
   const int64_t a_row = g.channels * span, b_row = g.channels * width, cells = g.patch * g.patch;
-  ok = parallel_ranges(g.n * blocks, threads, [&](int64_t begin, int64_t end) {
+  parallel_ranges(g.n * blocks, threads, [&](int64_t begin, int64_t end) {
     std::vector<T> rows_a(blocks * Y * a_row, T(0)), rows_b(g.h * b_row, T(0));
     std::vector<T> tile(Y * cells * span);
     Vec<T> acc[Y][J];
@@ -246,12 +246,11 @@ void store_rows(const T* rows, int64_t padded_channels, const Geometry& g, int64
 
 template <typename T>
 void backward(const T* a, const Strides& sa, const T* b, const Strides& sb, const T* grad, T* grad_a,
-              const Strides& sga, T* grad_b, const Strides& sgb, const Geometry& g, int threads,
-              bool& ok) {
+              const Strides& sga, T* grad_b, const Strides& sgb, const Geometry& g, int threads) {
   const int64_t block = kBackwardVectors * kLanes<T>;
   const int64_t padded_channels = (g.channels + block - 1) / block * block;
   const int64_t image_size = (g.h * g.w + kLanes<T>) * padded_channels;
-  ok = parallel_ranges(g.n * g.h, threads, [&](int64_t begin, int64_t end) {
+  parallel_ranges(g.n * g.h, threads, [&](int64_t begin, int64_t end) {
     PaddedImage<T> image_a(g, grad_b ? padded_channels : 0), image_b(g, grad_a ? padded_channels : 0);
     // This range's rows of the current image's two gradients, stored once the image is done.
     std::vector<T> rows_a(grad_a ? image_size : 0), rows_b(grad_b ? image_size : 0);
@@ -279,17 +278,19 @@ void backward(const T* a, const Strides& sa, const T* b, const Strides& sb, cons
   });
 }
 
+Geometry checked_geometry(int64_t n, int64_t c, int64_t h, int64_t w, int64_t d) {
+  require(n >= 0 && c >= 0 && h >= 0 && w >= 0, "local_correlation: sizes must be >= 0");
+  require(d >= 0, "local_correlation: the maximum displacement must be >= 0");
+  return Geometry{n, c, h, w, d, 2 * d + 1};
+}
+
 template <typename T>
 int forward_entry(const T* a, const int64_t* a_strides, const T* b, const int64_t* b_strides, T* out,
                   int64_t n, int64_t c, int64_t h, int64_t w, int64_t d, int threads) {
-  try {
-    bool ok = false;
-    forward(a, strides_of(a_strides), b, strides_of(b_strides), out,
-            Geometry{n, c, h, w, d, 2 * d + 1}, threads, ok);
-    return ok ? 0 : 1;
-  } catch (...) {
-    return 1;
-  }
+  return guarded([&] {
+    forward(a, strides_of(a_strides), b, strides_of(b_strides), out, checked_geometry(n, c, h, w, d),
+            threads);
+  });
 }
 
 template <typename T>
@@ -297,37 +298,33 @@ int backward_entry(const T* a, const int64_t* a_strides, const T* b, const int64
                    const T* grad, T* grad_a, const int64_t* grad_a_strides, T* grad_b,
                    const int64_t* grad_b_strides, int64_t n, int64_t c, int64_t h, int64_t w,
                    int64_t d, int threads) {
-  try {
-    bool ok = false;
+  return guarded([&] {
     backward(a, strides_of(a_strides), b, strides_of(b_strides), grad, grad_a,
              strides_of(grad_a_strides), grad_b, strides_of(grad_b_strides),
-             Geometry{n, c, h, w, d, 2 * d + 1}, threads, ok);
-    return ok ? 0 : 1;
-  } catch (...) {
-    return 1;
-  }
+             checked_geometry(n, c, h, w, d), threads);
+  });
 }
 
 }  // namespace
 
 // Strides are four element counts for (N, C, H, W). grad_a or grad_b may be null (not wanted), with
 // null strides.
-// Every function returns 0 on success and 1 if a worker failed (out of memory).
+// Every function returns 0 on success and 1 on failure, with the reason in msnet_last_error().
 extern "C" {
 
-int msnet_correlation_forward_f32(const float* a, const int64_t* a_strides, const float* b,
+int msnet_local_correlation_forward_f32(const float* a, const int64_t* a_strides, const float* b,
                                   const int64_t* b_strides, float* out, int64_t n, int64_t c,
                                   int64_t h, int64_t w, int64_t d, int threads) {
   return forward_entry(a, a_strides, b, b_strides, out, n, c, h, w, d, threads);
 }
 
-int msnet_correlation_forward_f64(const double* a, const int64_t* a_strides, const double* b,
+int msnet_local_correlation_forward_f64(const double* a, const int64_t* a_strides, const double* b,
                                   const int64_t* b_strides, double* out, int64_t n, int64_t c,
                                   int64_t h, int64_t w, int64_t d, int threads) {
   return forward_entry(a, a_strides, b, b_strides, out, n, c, h, w, d, threads);
 }
 
-int msnet_correlation_backward_f32(const float* a, const int64_t* a_strides, const float* b,
+int msnet_local_correlation_backward_f32(const float* a, const int64_t* a_strides, const float* b,
                                    const int64_t* b_strides, const float* grad, float* grad_a,
                                    const int64_t* grad_a_strides, float* grad_b,
                                    const int64_t* grad_b_strides, int64_t n, int64_t c, int64_t h,
@@ -336,7 +333,7 @@ int msnet_correlation_backward_f32(const float* a, const int64_t* a_strides, con
                         grad_b_strides, n, c, h, w, d, threads);
 }
 
-int msnet_correlation_backward_f64(const double* a, const int64_t* a_strides, const double* b,
+int msnet_local_correlation_backward_f64(const double* a, const int64_t* a_strides, const double* b,
                                    const int64_t* b_strides, const double* grad, double* grad_a,
                                    const int64_t* grad_a_strides, double* grad_b,
                                    const int64_t* grad_b_strides, int64_t n, int64_t c, int64_t h,

@@ -8,7 +8,8 @@ from helpers import (correlation_volume, fake_batch, reference_correlation, soft
 from mmaction.registry import MODELS, OPTIM_WRAPPERS
 
 from msnet_mmaction.models import MotionSqueeze
-from msnet_mmaction.ops import kernel_soft_argmax, local_correlation
+from msnet_mmaction.ops import (TRITON, kernel_soft_argmax, kernel_soft_argmax_path,
+                                local_correlation, local_correlation_path)
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA device')
 IMPLEMENTATIONS = ['auto', 'reference']
@@ -17,19 +18,21 @@ IMPLEMENTATIONS = ['auto', 'reference']
 def test_auto_runs_the_triton_kernels(monkeypatch):
     """CUDA builds of PyTorch ship Triton: the operators then run the Triton kernels."""
     pytest.importorskip('triton')
-    from msnet_mmaction.ops import correlation_triton, soft_argmax_triton
-    calls = []
-    for module in (correlation_triton, soft_argmax_triton):
-        for name in ('forward', 'backward'):
-            original = getattr(module, name)
-            monkeypatch.setattr(module, name, lambda *args, original=original, name=name,
-                                module=module: calls.append((module.__name__, name))
-                                or original(*args))
+    from msnet_mmaction.ops.policy import TritonLaunch
+    launched = []
+    run = TritonLaunch.run
+    monkeypatch.setattr(TritonLaunch, 'run',
+                        lambda launch: launched.append(launch.kernel.__name__) or run(launch))
     a = torch.randn(2, 8, 6, 7, device='cuda', requires_grad=True)
-    u_v, confidence = kernel_soft_argmax(local_correlation(a, a.detach(), 2), 2)
+    assert local_correlation_path(a, a, 2, 1).kernel == TRITON
+    volume = local_correlation(a, a.detach(), 2)
+    assert kernel_soft_argmax_path(volume).kernel == TRITON
+    assert kernel_soft_argmax_path(volume, backward=True).kernel == TRITON
+    u_v, confidence = kernel_soft_argmax(volume, 2)
     (u_v.sum() + confidence.sum()).backward()
-    assert sorted(calls) == sorted((m.__name__, n) for m in (correlation_triton, soft_argmax_triton)
-                                   for n in ('forward', 'backward'))
+    # The correlation's backward computes only a's gradient: b was detached.
+    assert sorted(launched) == sorted(['_correlation_forward', '_correlation_backward',
+                                       '_soft_argmax_forward', '_soft_argmax_backward'])
 
 
 def test_opcheck_on_cuda_tensors():
@@ -39,7 +42,9 @@ def test_opcheck_on_cuda_tensors():
     cases = [(ops.local_correlation.default, (a, b, 2, 1)),
              (ops.local_correlation.default, (a, b, 1, 2)),
              (ops.local_correlation_backward.default,
-              (torch.randn(2, 9, 6, 7, device='cuda'), a.detach(), b.detach(), 1, 1)),
+              (torch.randn(2, 9, 6, 7, device='cuda'), a.detach(), b.detach(), 1, 1, True, True)),
+             (ops.local_correlation_backward.default,
+              (torch.randn(2, 9, 6, 7, device='cuda'), a.detach(), b.detach(), 1, 1, False, True)),
              (ops.kernel_soft_argmax.default, (volume, 2, 5.0, 100.0)),
              (ops.kernel_soft_argmax_backward.default,
               (torch.randn(2, 2, 6, 7, device='cuda'), torch.randn(2, 1, 6, 7, device='cuda'),

@@ -7,16 +7,23 @@ the output gradient at the position times ``b`` at each offset; the gradient for
 the offsets, the output gradient and ``a`` at the position the offset came from. Nothing but the
 outputs is allocated, and every sum runs in float32.
 
-Import this module only where Triton is installed (:func:`.triton_support.triton_available`).
+Each launch is built as a :class:`~.policy.TritonLaunch` and run on its tensors' device. Import this
+module only where Triton is installed (:func:`.policy.triton_installed`).
 """
-from typing import Tuple
+from typing import Optional, Tuple
 
 import torch
 import triton
 import triton.language as tl
 from torch import Tensor
 
-from .triton_support import INDEX_LIMIT, MAX_CHANNELS, block_size, int32_addressable
+from .policy import INDEX_LIMIT, TritonLaunch, block_size, int32_addressable
+
+#: The dtypes the kernels take; every sum runs in float32.
+DTYPES = (torch.float32, torch.float16, torch.bfloat16)
+# A row of features is one (BLOCK_W, C) tile in registers; features with more channels run the
+# reference.
+MAX_CHANNELS = 256
 
 
 @triton.jit
@@ -95,41 +102,58 @@ def _launch_settings(x: Tensor, max_displacement: int, dilation: int) -> tuple:
     return (n * h, triton.cdiv(w, block_w)), (h, w, c, max_displacement, dilation), blocks
 
 
+def forward_launch(a: Tensor, b: Tensor, out: Tensor, max_displacement: int,
+                   dilation: int) -> TritonLaunch:
+    """The launch that writes the correlation of (N, C, H, W) ``a`` and ``b`` into the contiguous
+    (N, H, W, P * P) ``out``."""
+    grid, sizes, blocks = _launch_settings(a, max_displacement, dilation)
+    return TritonLaunch(_correlation_forward, grid, (a, b, out, *sizes, *a.stride(), *b.stride()),
+                        blocks)
+
+
+def input_gradient_launch(grad: Tensor, features: Tensor, out: Tensor, max_displacement: int,
+                          dilation: int, for_second: bool) -> TritonLaunch:
+    """The launch that writes one input's gradient into ``out`` (N, C, H, W) from the contiguous
+    (N, H, W, P * P) output gradient ``grad``; ``features`` is the other input."""
+    grid, sizes, blocks = _launch_settings(features, max_displacement, dilation)
+    return TritonLaunch(_correlation_backward, grid,
+                        (grad, features, out, *sizes, *features.stride(), *out.stride()),
+                        dict(FOR_SECOND=for_second, **blocks))
+
+
 def forward(a: Tensor, b: Tensor, max_displacement: int, dilation: int) -> Tensor:
     """The (N, P * P, H, W) channels-last correlation volume of (N, C, H, W) ``a`` and ``b``
     (any strides), in their dtype."""
     n, _, h, w = a.shape
     out = a.new_empty((n, h, w, (2 * max_displacement + 1)**2))
-    grid, sizes, blocks = _launch_settings(a, max_displacement, dilation)
-    _correlation_forward[grid](a, b, out, *sizes, *a.stride(), *b.stride(), **blocks)
+    forward_launch(a, b, out, max_displacement, dilation).run()
     return out.permute(0, 3, 1, 2)
 
 
-def input_gradient(grad: Tensor, features: Tensor, out: Tensor, max_displacement: int,
-                   dilation: int, for_second: bool) -> Tensor:
-    """Write into ``out`` (N, C, H, W) one input's gradient from the contiguous (N, H, W, P * P)
-    output gradient ``grad``; ``features`` is the other input."""
-    grid, sizes, blocks = _launch_settings(features, max_displacement, dilation)
-    _correlation_backward[grid](grad, features, out, *sizes, *features.stride(), *out.stride(),
-                                FOR_SECOND=for_second, **blocks)
-    return out
-
-
-def backward(grad: Tensor, a: Tensor, b: Tensor, max_displacement: int,
-             dilation: int) -> Tuple[Tensor, Tensor]:
-    """The gradients for ``a`` and ``b``, each laid out like its input, from the volume's
-    (N, P * P, H, W) gradient."""
+def backward(grad: Tensor, a: Tensor, b: Tensor, max_displacement: int, dilation: int,
+             needs_a: bool = True, needs_b: bool = True) -> Tuple[Optional[Tensor], Optional[Tensor]]:
+    """The gradients for ``a`` and ``b`` (None where not needed), each laid out like its input,
+    from the volume's (N, P * P, H, W) gradient."""
     grad = grad.permute(0, 2, 3, 1).contiguous()
-    return (input_gradient(grad, b, torch.empty_like(a), max_displacement, dilation, False),
-            input_gradient(grad, a, torch.empty_like(b), max_displacement, dilation, True))
+    grad_a = grad_b = None
+    if needs_a:
+        grad_a = torch.empty_like(a)
+        input_gradient_launch(grad, b, grad_a, max_displacement, dilation, False).run()
+    if needs_b:
+        grad_b = torch.empty_like(b)
+        input_gradient_launch(grad, a, grad_b, max_displacement, dilation, True).run()
+    return grad_a, grad_b
 
 
-def supports(a: Tensor, b: Tensor, max_displacement: int) -> bool:
-    """Whether the kernels take (N, C, H, W) features ``a`` and ``b``: float32, float16 or bfloat16
-    (float64 would be summed in float32) with at most :data:`.triton_support.MAX_CHANNELS`
-    channels, and inputs and output within 32-bit offsets
-    (:data:`.triton_support.INDEX_LIMIT` elements)."""
+def refusal(a: Tensor, b: Tensor, max_displacement: int) -> Optional[str]:
+    """Why the kernels do not take (N, C, H, W) features ``a`` and ``b``; None where they do:
+    a dtype of :data:`DTYPES` (float64 would be summed in float32), at most :data:`MAX_CHANNELS`
+    channels, and inputs and output within 32-bit offsets (:data:`.policy.INDEX_LIMIT`)."""
     n, c, h, w = a.shape
-    volume = n * h * w * (2 * max_displacement + 1)**2
-    return (a.dtype in (torch.float32, torch.float16, torch.bfloat16) and c <= MAX_CHANNELS
-            and volume < INDEX_LIMIT and int32_addressable(a, b))
+    if a.dtype not in DTYPES:
+        return f'the Triton kernels take float32, float16 and bfloat16, not {a.dtype}'
+    if c > MAX_CHANNELS:
+        return f'the Triton kernels take at most {MAX_CHANNELS} channels, not {c}'
+    if n * h * w * (2 * max_displacement + 1)**2 >= INDEX_LIMIT or not int32_addressable(a, b):
+        return 'a tensor spans 2**31 elements or more (32-bit offsets)'
+    return None

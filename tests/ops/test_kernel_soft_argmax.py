@@ -7,7 +7,16 @@ import torch
 import torch.nn.functional as F
 from helpers import correlation_volume, soft_argmax_formula, values_and_grads
 
-from msnet_mmaction.ops import KERNELS_ENV, kernel_soft_argmax, soft_argmax_cpu
+from msnet_mmaction.ops import (CPU_KERNEL, KERNELS_ENV, REFERENCE, cpu_library, kernel_soft_argmax,
+                                kernel_soft_argmax_path)
+
+KERNEL = 'msnet_kernel_soft_argmax_forward_f32'
+
+
+def compiled_forward(volume, d):
+    """The operator's forward, which runs the compiled CPU kernel for a float32 CPU volume."""
+    assert kernel_soft_argmax_path(volume).kernel == CPU_KERNEL
+    return torch.ops.msnet_mmaction.kernel_soft_argmax(volume, d, 5.0, 100.0)
 
 
 def test_matches_the_formula_position_by_position(implementation):
@@ -98,7 +107,7 @@ def test_compiled_kernel_matches_float64_as_closely_as_the_reference(d):
     volumes.append(tied)
     for volume in volumes:
         expected_u_v, expected_confidence = soft_argmax_formula(volume.double(), d)
-        u_v, confidence = soft_argmax_cpu.forward(volume, d, 5.0, 100.0)
+        u_v, confidence = compiled_forward(volume, d)
         reference_u_v, _ = kernel_soft_argmax(volume, d, implementation='reference')
         error = float((u_v.double() - expected_u_v).abs().max())
         assert error <= max(2 * float((reference_u_v.double() - expected_u_v).abs().max()), 1e-7)
@@ -109,17 +118,21 @@ def test_compiled_kernel_matches_float64_as_closely_as_the_reference(d):
 def test_compiled_kernel_runs_for_cpu_float32_volumes(monkeypatch):
     """In training and inference; not for float64 volumes, the reference, or with the kernels
     switched off."""
-    assert soft_argmax_cpu.cpu_kernel() is not None, 'no compiled kernels here; CI needs a C++ compiler'
+    assert cpu_library.cpu_library() is not None, 'no compiled kernels here; CI needs a C++ compiler'
     calls = []
-    forward = soft_argmax_cpu.forward
-    monkeypatch.setattr(soft_argmax_cpu, 'forward',
-                        lambda volume, *args: calls.append(volume.shape) or forward(volume, *args))
+    call = cpu_library.CpuLibrary.call
+    monkeypatch.setattr(cpu_library.CpuLibrary, 'call',
+                        lambda self, name, *args: calls.append((name, args[3:6]))
+                        or call(self, name, *args))
     volume = torch.randn(2, 49, 4, 5)
     with torch.no_grad():
         kernel_soft_argmax(volume, 3)
     u_v, _ = kernel_soft_argmax(volume.requires_grad_(), 3)
     u_v.sum().backward()
-    assert calls == [(2, 49, 4, 5)] * 2
+    assert calls == [(KERNEL, (2, 4, 5))] * 2
+    backward = kernel_soft_argmax_path(volume, backward=True)
+    assert backward.kernel == REFERENCE and 'recomputes the weights' in backward.reason
+    assert kernel_soft_argmax_path(volume.double()).kernel == REFERENCE
     kernel_soft_argmax(volume.double(), 3)
     kernel_soft_argmax(volume, 3, implementation='reference')
     monkeypatch.setenv(KERNELS_ENV, '0')
@@ -140,7 +153,7 @@ def test_compiled_kernel_does_not_depend_on_the_number_of_threads():
     try:
         for count in (1, 3):
             torch.set_num_threads(count)
-            runs.append(soft_argmax_cpu.forward(volume, 7, 5.0, 100.0))
+            runs.append(compiled_forward(volume, 7))
     finally:
         torch.set_num_threads(threads)
     for first, other in zip(*runs):

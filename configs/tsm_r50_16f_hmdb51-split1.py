@@ -1,7 +1,7 @@
 # TSM-R50, 16 frames, HMDB-51 split 1, fine-tuned from a Kinetics-400 checkpoint of
 # tsm_r50_16f_kinetics400.py (pass another with --cfg-options load_from=PATH).
 _base_ = [
-    './_base_/models/tsm_r50_released.py', 'mmaction::_base_/default_runtime.py',
+    './_base_/models/tsm_r50_released.py', './_base_/default_runtime.py',
     './_base_/datasets/hmdb51_videos.py', './_base_/schedules/sgd_hmdb51_25e.py'
 ]
 

@@ -1,7 +1,7 @@
 # TSM-R50, 8 frames, Kinetics-400 (videos, dense sampling): the baseline of
 # msnet_r50_8f_kinetics400.py.
 _base_ = [
-    './_base_/models/tsm_r50_released.py', 'mmaction::_base_/default_runtime.py',
+    './_base_/models/tsm_r50_released.py', './_base_/default_runtime.py',
     './_base_/datasets/kinetics400_videos_dense.py', './_base_/schedules/sgd_kinetics_75e.py'
 ]
 

@@ -1,6 +1,6 @@
 # TSM-R50, 8 frames, Something-Something V2 (videos): the baseline of msnet_r50_8f_sthv2.py.
 _base_ = [
-    './_base_/models/tsm_r50_released.py', 'mmaction::_base_/default_runtime.py',
+    './_base_/models/tsm_r50_released.py', './_base_/default_runtime.py',
     './_base_/datasets/sthv2_videos.py', './_base_/schedules/sgd_sth_40e.py'
 ]
 

@@ -1,10 +1,13 @@
 """MotionSqueeze (MSNet) for MMAction2.
 
-Importing this package applies the compatibility fixes in :mod:`msnet_mmaction.compat`, registers
-``MotionSqueeze``, ``MSNet`` and ``InitCfgTSMHead`` in MMAction2's ``MODELS`` registry and ``SelectiveFlip`` in its
-``TRANSFORMS`` registry, registers the operators ``msnet_mmaction::local_correlation`` and
-``msnet_mmaction::kernel_soft_argmax`` with PyTorch, and adds the correlation's multiply-adds to
-MMEngine's FLOP counter.
+Importing this package registers its modules with MMAction2 and MMEngine (models, datasets and a
+dataset wrapper, a transform, hooks, an optimizer wrapper), the operators
+``msnet_mmaction::local_correlation`` and ``msnet_mmaction::kernel_soft_argmax`` with PyTorch and
+the correlation's count with ``torch.utils.flop_counter``. Beyond registering, it applies only the
+fixes without which MMAction2 cannot be imported or its checkpoints loaded on today's stack
+(:func:`msnet_mmaction.compat.apply_compat`), and silences two known harmless warnings;
+docs/compatibility.md lists each. Everything that changes behaviour is turned on by a config or
+by this project's tools.
 """
 from .harmless_warnings import silence_harmless_warnings
 

@@ -1,7 +1,7 @@
 # ResNet-18 from scratch on the 64 px synthetic motion dataset, sized for a 2-core CPU: one pass
 # over 4,000 new clips (500 iterations of 8), AdamW lr 1e-3 with 20 warm-up iterations and cosine
 # decay. TSM here; the MSNet and TSN configs change only the model.
-_base_ = ['mmaction::_base_/models/tsm_r50.py', 'mmaction::_base_/default_runtime.py']
+_base_ = ['mmaction::_base_/models/tsm_r50.py', './default_runtime.py']
 
 model = dict(
     backbone=dict(depth=18, pretrained=None, pretrained2d=False, num_segments=8, norm_eval=False),

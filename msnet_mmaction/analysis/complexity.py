@@ -1,18 +1,18 @@
 """Multiply-adds and parameters of a recognizer, counted the way MMAction2's ``get_flops`` does
 (MMEngine's jit-traced :class:`~mmengine.analysis.FlopAnalyzer`).
 
-The traced graph holds the correlation as the operator ``msnet_mmaction::local_correlation``.
-:func:`register_flop_counts`, run when ``msnet_mmaction`` is imported, adds its count to
-MMEngine's default handles (so MMAction2's own ``tools/analysis_tools/get_flops.py`` counts it
-too) and to :mod:`torch.utils.flop_counter`. The soft-argmax is elementwise work and a reduction,
-which MMEngine's counter leaves out as it leaves out BN's and ReLU's.
+The traced graph holds the correlation as the operator ``msnet_mmaction::local_correlation``;
+:func:`measure_complexity` gives the analyzer its handle. :func:`register_flop_counts`, run when
+``msnet_mmaction`` is imported, registers its count with :mod:`torch.utils.flop_counter`; for
+MMAction2's own ``tools/analysis_tools/get_flops.py`` a config imports
+:mod:`.mmengine_flop_table`. The soft-argmax is elementwise work and a reduction, which MMEngine's
+counter leaves out as it leaves out BN's and ReLU's.
 """
 from typing import Any, Dict, List, NamedTuple, Sequence
 
 import torch
 import torch.nn as nn
 from mmengine.analysis import FlopAnalyzer
-from mmengine.analysis import complexity_analysis
 from mmengine.analysis.jit_handles import get_shape
 from torch.utils.flop_counter import flop_registry, register_flop_formula
 
@@ -29,9 +29,7 @@ def correlation_flop_jit(inputs: List[Any], outputs: List[Any]) -> int:
 
 
 def register_flop_counts() -> None:
-    """Count the correlation operator in MMEngine's analyzers and in ``FlopCounterMode``."""
-    handles = complexity_analysis._DEFAULT_SUPPORTED_FLOP_OPS
-    handles.setdefault(CORRELATION_OP, correlation_flop_jit)
+    """Count the correlation operator in ``torch.utils.flop_counter.FlopCounterMode``."""
     if torch.ops.msnet_mmaction.local_correlation.default not in flop_registry:
         register_flop_formula(torch.ops.msnet_mmaction.local_correlation)(_correlation_flops)
 
@@ -90,6 +88,7 @@ def measure_complexity(recognizer: nn.Module, inputs: torch.Tensor) -> Complexit
     from ..models import MotionSqueeze
     recognizer.eval()
     analyzer = FlopAnalyzer(ScoresModel(recognizer), (inputs, ))
+    analyzer.set_op_handle(CORRELATION_OP, correlation_flop_jit)
     analyzer.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
     per_module = analyzer.by_module_and_operator()
     motion_flops = motion_params = 0

@@ -8,7 +8,8 @@ import torch
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner, find_latest_checkpoint
 
-from ..compat import init_cpu_distributed
+from ..compat import init_cpu_distributed, name_processes_without_cuda
+from ..datasets import name_sample_errors
 from ..engine import check_resume_checkpoint
 
 
@@ -111,22 +112,29 @@ def compile_test_step(runner: Runner) -> bool:
 def build_runner(cfg: Config) -> Runner:
     """Build an MMEngine runner, taking the gloo/CPU DDP path when CUDA is unavailable.
 
-    Adds :class:`~msnet_mmaction.engine.RandomStateHook` (generator states in checkpoints) and
+    Turns on, for the tools, what the paper configs turn on themselves: adds
+    :class:`~msnet_mmaction.engine.RandomStateHook` (generator states in checkpoints) and
     :class:`~msnet_mmaction.engine.NonFiniteLossHook` (``skip`` from the config's
-    ``skip_nonfinite_loss``) unless the config already has them, and saves checkpoints with
+    ``skip_nonfinite_loss``) unless the config already has them, saves checkpoints with
     :class:`~msnet_mmaction.engine.AtomicCheckpointHook` where the config names the stock
-    ``CheckpointHook``, so that a job killed while saving can still be resumed.
+    ``CheckpointHook``, so that a job killed while saving can still be resumed, and names the
+    samples that fail to load in every dataset
+    (:func:`~msnet_mmaction.datasets.name_sample_errors`). Without CUDA, the runner's environment
+    log counts processes rather than GPUs.
     """
     init_cpu_distributed(cfg, cfg.launcher)
+    name_processes_without_cuda()
+    name_sample_errors(cfg)
     checkpoint = cfg.get('default_hooks', {}).get('checkpoint')
     if checkpoint is not None and checkpoint.get('type') == 'CheckpointHook':
         checkpoint.type = 'AtomicCheckpointHook'
     hooks = list(cfg.get('custom_hooks') or [])
     present = {h.get('type') for h in hooks}
-    for hook in (dict(type='RandomStateHook'),
-                 dict(type='NonFiniteLossHook', skip=bool(cfg.get('skip_nonfinite_loss')))):
-        if hook['type'] not in present:
-            hooks.append(hook)
+    hooks += [dict(type=name) for name in ('RandomStateHook', 'NonFiniteLossHook')
+              if name not in present]
+    for hook in hooks:
+        if hook.get('type') == 'NonFiniteLossHook':
+            hook.setdefault('skip', bool(cfg.get('skip_nonfinite_loss')))
     cfg.custom_hooks = hooks
     if 'runner_type' in cfg:
         from mmaction.registry import RUNNERS

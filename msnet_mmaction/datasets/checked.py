@@ -2,8 +2,8 @@
 
 A bad annotation line (wrong field count, a label that is not an integer or is out of range)
 fails while the list is read, before any training, naming the file and line. A sample whose media
-cannot be read fails, or with ``skip_bad_samples=True`` is skipped, as in every MMAction2 dataset
-once ``msnet_mmaction`` is imported (:mod:`msnet_mmaction.compat.sample_errors`).
+cannot be read fails naming its list line, or with ``skip_bad_samples=True`` is skipped
+(:mod:`.sample_errors`).
 """
 from typing import Optional
 
@@ -11,6 +11,7 @@ from mmaction.datasets import RawframeDataset, VideoDataset
 from mmaction.registry import DATASETS
 
 from .annotations import AnnotationError
+from .sample_errors import NamedSampleErrorsMixin
 
 
 class _Checked:
@@ -44,7 +45,7 @@ class _Checked:
 
 
 @DATASETS.register_module()
-class CheckedRawframeDataset(_Checked, RawframeDataset):
+class CheckedRawframeDataset(_Checked, NamedSampleErrorsMixin, RawframeDataset):
     """``RawframeDataset`` that checks every line of its list when it reads it.
 
     Args:
@@ -59,7 +60,7 @@ class CheckedRawframeDataset(_Checked, RawframeDataset):
 
 
 @DATASETS.register_module()
-class CheckedVideoDataset(_Checked, VideoDataset):
+class CheckedVideoDataset(_Checked, NamedSampleErrorsMixin, VideoDataset):
     """``VideoDataset`` that checks every line of its list when it reads it.
 
     Args:

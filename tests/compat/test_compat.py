@@ -216,3 +216,39 @@ def test_constraints_pin_what_setup_cfg_accepts():
         assert requirement.specifier.contains(pins[name], prereleases=True), (name, pins[name])
     with open(osp.join(REPO, 'tools', 'setup_env.sh')) as f:
         assert '-c "$root/requirements/constraints.txt"' in f.read()
+
+
+IMPORT_FOOTPRINT = '''
+import inspect
+import mmaction.datasets, mmaction.datasets.transforms, mmengine.dataset, mmengine.runner
+from mmengine.analysis import complexity_analysis
+from mmengine.utils import import_modules_from_strings
+
+MODULES = (mmaction.datasets, mmaction.datasets.transforms, mmengine.dataset, mmengine.runner)
+
+
+def snapshot():
+    classes = {c for m in MODULES for c in vars(m).values() if inspect.isclass(c)}
+    members = {(c.__module__, c.__qualname__, name): value for c in classes
+               for name, value in vars(c).items()}
+    return members, dict(complexity_analysis._DEFAULT_SUPPORTED_FLOP_OPS)
+
+
+members, flop_ops = snapshot()
+import_modules_from_strings(['msnet_mmaction'])  # what custom_imports does
+after, after_flop_ops = snapshot()
+print(len(members))
+print(sorted(k for k in set(members) | set(after) if members.get(k) is not after.get(k)))
+print(after_flop_ops == flop_ops)
+'''
+
+
+def test_importing_the_plugin_changes_no_mmaction_or_mmengine_class():
+    """``custom_imports=['msnet_mmaction']`` registers; it replaces no method of MMAction2's
+    datasets and transforms or of MMEngine's datasets and runner, adds none, and leaves MMEngine's
+    FLOP table as it was (a config imports ``msnet_mmaction.analysis.mmengine_flop_table`` for
+    that)."""
+    count, changed, same_flops = python('-c', IMPORT_FOOTPRINT).stdout.splitlines()[-3:]
+    assert int(count) > 500  # the snapshot sees the classes' members
+    assert changed == '[]'
+    assert same_flops == 'True'

@@ -18,7 +18,7 @@ from mmaction.registry import DATASETS
 from mmengine.config import Config
 from torch.utils.data import DataLoader
 
-from msnet_mmaction.datasets import BadSampleError
+from msnet_mmaction.datasets import BadSampleError, name_sample_errors
 from msnet_mmaction.engine import checkpoint_problem
 
 VIDEO_CONFIG = MSNET_CONFIG.replace('.py', '-videos.py')
@@ -35,7 +35,8 @@ PACK = [dict(type='Resize', scale=(64, 64), keep_ratio=False),
 
 
 def stock_dataset(root: str, kind: str, pipeline=None, **kwargs):
-    """MMAction2's own VideoDataset or RawframeDataset over a synthetic set."""
+    """MMAction2's own VideoDataset or RawframeDataset over a synthetic set, wrapped as
+    ``tools/train.py`` wraps it (:func:`~msnet_mmaction.datasets.name_sample_errors`)."""
     os.environ['MSNET_SYNTHETIC_ROOT'] = root
     try:
         cfg = Config.fromfile(MSNET_CONFIG if kind == 'rawframes' else VIDEO_CONFIG)
@@ -46,7 +47,9 @@ def stock_dataset(root: str, kind: str, pipeline=None, **kwargs):
     if pipeline is not None:
         dataset.pipeline = pipeline
     dataset.update(kwargs)
-    return DATASETS.build(dataset)
+    name_sample_errors(cfg)
+    assert cfg.train_dataloader.dataset.type == 'NamedSampleErrors'
+    return DATASETS.build(cfg.train_dataloader.dataset)
 
 
 @pytest.mark.parametrize('decoder', list(DECODERS))
@@ -54,7 +57,7 @@ def test_stock_video_dataset_names_the_truncated_video(broken_root, decoder):
     if decoder == 'pyav':
         pytest.importorskip('av')
     dataset = stock_dataset(broken_root, 'videos', DECODERS[decoder] + PACK)
-    assert type(dataset).__name__ == 'VideoDataset'
+    assert type(dataset.dataset).__name__ == 'VideoDataset'
     with pytest.raises(BadSampleError, match=r'train_list_videos\.txt:5: cannot load '
                                              r'\S*train_00004\.mp4: \w+'):
         dataset[4]
@@ -68,7 +71,7 @@ def test_stock_rawframe_dataset_names_the_frame_folder_from_a_worker(broken_root
     """In a data loader worker process, and for a subset of the list (``indices``), where the
     sample's position no longer gives its line."""
     dataset = stock_dataset(broken_root, 'rawframes', indices=[0, 3, 5])
-    assert type(dataset).__name__ == 'RawframeDataset'
+    assert type(dataset.dataset).__name__ == 'RawframeDataset'
     loader = DataLoader(dataset, batch_size=1, num_workers=1, collate_fn=lambda batch: batch)
     with pytest.raises(Exception, match=r'train_list_rawframes\.txt:4: cannot load '
                                         r'\S*train_00003: FileNotFoundError'):

@@ -3,7 +3,9 @@
 # trains and tests like the released Kinetics-400 recipe the checkpoint comes from: multi-scale crop
 # and flip (no HMDB-51 class names a direction), test one clip x 3 crops of 256x256.
 # tools/data/hmdb51 builds the annotation lists.
-custom_imports = dict(imports=['msnet_mmaction'], allow_failed_imports=False)
+custom_imports = dict(
+    imports=['msnet_mmaction', 'msnet_mmaction.analysis.mmengine_flop_table'],
+    allow_failed_imports=False)
 
 dataset_type = 'CheckedVideoDataset'
 data_root = 'data/hmdb51/videos'

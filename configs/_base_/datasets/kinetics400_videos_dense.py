@@ -2,7 +2,9 @@
 # recipe (main_kinetics.py): 8 frames at stride 8 inside a 64-frame window; test with 10 such
 # windows x 3 crops of 256x256 (the model config averages their raw scores).
 # tools/data/kinetics400 builds the annotation lists.
-custom_imports = dict(imports=['msnet_mmaction'], allow_failed_imports=False)
+custom_imports = dict(
+    imports=['msnet_mmaction', 'msnet_mmaction.analysis.mmengine_flop_table'],
+    allow_failed_imports=False)
 
 dataset_type = 'CheckedVideoDataset'
 data_root = 'data/kinetics400/videos_train'

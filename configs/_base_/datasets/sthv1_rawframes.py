@@ -2,7 +2,9 @@
 # recipe: resize to 240x320, multi-scale crop to 224, flip except for direction-naming classes;
 # validation and test: centre crop 224, one clip. tools/data/sthv1 builds the annotation lists.
 _base_ = ['./sth_direction_classes.py']
-custom_imports = dict(imports=['msnet_mmaction'], allow_failed_imports=False)
+custom_imports = dict(
+    imports=['msnet_mmaction', 'msnet_mmaction.analysis.mmengine_flop_table'],
+    allow_failed_imports=False)
 
 dataset_type = 'CheckedRawframeDataset'
 data_root = 'data/sthv1/rawframes'

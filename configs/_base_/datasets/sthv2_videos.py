@@ -1,7 +1,9 @@
 # Something-Something V2 as videos (VideoDataset, decord), 8 segments, with the same augmentation as
 # V1 in the MSNet recipe. tools/data/sthv2 builds the annotation lists.
 _base_ = ['./sth_direction_classes.py']
-custom_imports = dict(imports=['msnet_mmaction'], allow_failed_imports=False)
+custom_imports = dict(
+    imports=['msnet_mmaction', 'msnet_mmaction.analysis.mmengine_flop_table'],
+    allow_failed_imports=False)
 
 dataset_type = 'CheckedVideoDataset'
 data_root = 'data/sthv2/videos'

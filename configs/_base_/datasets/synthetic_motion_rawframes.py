@@ -2,7 +2,9 @@
 # (RawframeDataset, 'img_{:05}.jpg'), 8 segments. MSNET_SYNTHETIC_ROOT overrides where it lives.
 # Frames are resized to 64x64 (a no-op on the generated data; it lets the demo run the model on any
 # video). No flips or crops: mirroring a clip changes its label, and every training clip is new.
-custom_imports = dict(imports=['msnet_mmaction'], allow_failed_imports=False)
+custom_imports = dict(
+    imports=['msnet_mmaction', 'msnet_mmaction.analysis.mmengine_flop_table'],
+    allow_failed_imports=False)
 
 dataset_type = 'CheckedRawframeDataset'
 data_root = '{{$MSNET_SYNTHETIC_ROOT:data/synthetic_motion}}'

@@ -1,6 +1,8 @@
 # The synthetic motion dataset of tools/data/make_synthetic_motion.py read as mp4 videos
 # (VideoDataset, decord), 8 segments. MSNET_SYNTHETIC_ROOT overrides where it lives.
-custom_imports = dict(imports=['msnet_mmaction'], allow_failed_imports=False)
+custom_imports = dict(
+    imports=['msnet_mmaction', 'msnet_mmaction.analysis.mmengine_flop_table'],
+    allow_failed_imports=False)
 
 dataset_type = 'CheckedVideoDataset'
 data_root = '{{$MSNET_SYNTHETIC_ROOT:data/synthetic_motion}}'

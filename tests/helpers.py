@@ -1,6 +1,7 @@
 """Helpers the tests share: running the tools, and independent formulas of the operators and
 small models to check them against."""
 import os
+import re
 import os.path as osp
 import subprocess
 import sys
@@ -17,12 +18,15 @@ MSNET_CONFIG = osp.join(REPO, 'configs', 'msnet_r18_8f_synthetic-motion.py')
 
 
 def run(args: List[str], env: Optional[Dict[str, str]] = None, timeout: int = 600,
-        check: bool = True) -> subprocess.CompletedProcess:
-    """Run a command from the repository root with this interpreter's environment."""
+        check: bool = True, cwd: str = REPO, checkout: bool = True) -> subprocess.CompletedProcess:
+    """Run a command in ``cwd`` (the repository root) with this interpreter's environment, and
+    the checkout importable unless ``checkout`` is False."""
     full_env = dict(os.environ, PYTHONPATH=REPO, PYTHONWARNINGS='ignore')
+    if not checkout:
+        del full_env['PYTHONPATH']
     full_env.update(env or {})
     full_env['PATH'] = osp.dirname(sys.executable) + os.pathsep + full_env['PATH']
-    result = subprocess.run(args, cwd=REPO, env=full_env, capture_output=True, text=True,
+    result = subprocess.run(args, cwd=cwd, env=full_env, capture_output=True, text=True,
                             timeout=timeout)
     if check and result.returncode != 0:
         raise AssertionError(f'{args} exited {result.returncode}\n'
@@ -121,3 +125,27 @@ def fake_batch(clips, views, frames, size=56, labels=None):
     inputs = [torch.randint(0, 255, (views * frames, 3, size, size), dtype=torch.uint8)
               for _ in range(clips)]
     return dict(inputs=inputs, data_samples=samples(labels or [0] * clips))
+
+
+#: Classes of the released Something-Something checkpoints.
+NUM_CLASSES = 174
+
+
+def official_state_dict():
+    """Random tensors with the released key names and shapes, as DataParallel saved them. Row ``k``
+    of the classifier is tagged with ``k`` (weight) and ``1000 + k`` (bias)."""
+    torch.manual_seed(0)
+    state = {}
+    with open(osp.join(REPO, 'tests', 'data', 'official_msnet_r50_state_dict.txt')) as f:
+        for line in f:
+            if line.startswith('#'):
+                continue
+            name, shape = line.rstrip('\n').split('\t')
+            size = tuple(int(s) for s in re.findall(r'\d+', shape))
+            dtype = torch.int64 if name.endswith('num_batches_tracked') else torch.float32
+            value = torch.randint(0, 100, size) if dtype == torch.int64 else torch.randn(size)
+            state[f'module.base_model.{name}'] = value
+    rows = torch.arange(NUM_CLASSES, dtype=torch.float32)
+    state['module.new_fc.weight'] = rows[:, None, None].expand(NUM_CLASSES, 2048, 1).clone()
+    state['module.new_fc.bias'] = 1000 + rows
+    return state

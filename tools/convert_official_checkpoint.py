@@ -2,7 +2,8 @@
 
     python tools/convert_official_checkpoint.py SRC DST [--config CONFIG] [--label-map FILE]
 
-SRC holds the state dict of the released TSN wrapper (``base_model.*`` backbone with the MS module,
+A command line over :func:`msnet_mmaction.apis.official_checkpoint.convert_checkpoint`. SRC holds
+the state dict of the released TSN wrapper (``base_model.*`` backbone with the MS module,
 ``new_fc`` Conv1d classifier; an optional ``module.`` prefix from DataParallel; optionally nested
 under ``state_dict``). It is read with ``weights_only=True``. Every source key is either converted or
 reported; the released code's unused ``bn2`` is reported as dropped. The released classifier's rows
@@ -12,28 +13,10 @@ Something-Something V1 lists built in the labels file's order need. With ``--con
 loaded strictly into the config's model, so a mismatch fails here and not at training time.
 """
 import argparse
-import sys
-
-import torch
 
 import msnet_mmaction  # noqa: F401  (registers MSNet, allow-lists mmengine checkpoint globals)
-from msnet_mmaction.apis import build_recognizer, run_tool
-from msnet_mmaction.apis.official_checkpoint import convert_state_dict, reorder_classes
-from msnet_mmaction.compat import explain_unsafe_checkpoint
-from msnet_mmaction.datasets import read_class_names
-from msnet_mmaction.engine import check_checkpoint
-
-
-def _check_against_config(state: dict, config: str) -> None:
-    model = build_recognizer(config)
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    wrong = sorted(k for k in set(state) & set(expected) if state[k].shape != expected[k].shape)
-    if missing or unexpected or wrong:
-        raise SystemExit(f'converted checkpoint does not fit {config}:\n  missing: {missing}\n'
-                         f'  unexpected: {unexpected}\n  shape mismatch: {wrong}')
-    model.load_state_dict(state, strict=True)
+from msnet_mmaction.apis import run_tool
+from msnet_mmaction.apis.official_checkpoint import convert_checkpoint
 
 
 def main() -> None:
@@ -49,33 +32,14 @@ def main() -> None:
     args = parser.parse_args()
     if args.source_label_map and not args.label_map:
         parser.error('--source-label-map needs --label-map')
-    check_checkpoint(args.src, 'released checkpoint')
-    try:
-        source = torch.load(args.src, map_location='cpu', weights_only=True)
-    except Exception as error:  # torch raises UnpicklingError subclasses and RuntimeErrors here
-        if 'weights_only' in str(error) or 'Unsupported global' in str(error):
-            raise explain_unsafe_checkpoint(args.src, error) from error
-        raise
-    if 'state_dict' in source:
-        source = source['state_dict']
-    state, dropped, unknown = convert_state_dict(source)
-    if dropped:
-        print(f'dropped {len(dropped)} keys the released forward never uses: {dropped}')
-    if unknown:
-        sys.exit(f'unknown keys in {args.src}, nothing written: {unknown}')
-    if args.label_map:
-        try:
-            target_classes = read_class_names(args.label_map)
-            source_classes = (read_class_names(args.source_label_map)
-                              if args.source_label_map else None)
-        except (OSError, ValueError) as error:
-            sys.exit(f'error: {error}')
-        state = reorder_classes(state, target_classes, source_classes)
+    result = convert_checkpoint(args.src, args.dst, args.config, args.label_map,
+                                args.source_label_map)
+    if result.dropped:
+        print(f'dropped {len(result.dropped)} keys the released forward never uses: '
+              f'{result.dropped}')
+    if result.reordered:
         print(f'classifier rows reordered to the class order of {args.label_map}')
-    if args.config:
-        _check_against_config(state, args.config)
-    torch.save(dict(state_dict=state, meta=dict(converted_from=args.src)), args.dst)
-    print(f'wrote {len(state)} tensors to {args.dst}')
+    print(f'wrote {result.tensors} tensors to {args.dst}')
 
 
 if __name__ == '__main__':

@@ -1,8 +1,9 @@
 """Training configs at equal budget and comparing them: the engine of ``tools/compare_models.py``,
 ``tools/analysis/motion_study.py`` and the main job.
 
-Each run trains one config with one seed through ``tools/train.py`` in a subprocess, exactly as a
-user would, and is evaluated on the held-out list by the config's validation loop at the end of
+Each run trains one config with one seed in a subprocess through ``tools/train.py``'s entry point,
+``python -m msnet_mmaction.apis.train`` (from the current directory, against which relative config
+and data paths resolve), exactly as a user would, and is evaluated on the held-out list by the config's validation loop at the end of
 training (the synthetic configs validate after their one epoch). Runs go ``jobs`` at a time with
 the cores shared out among them (``OMP_NUM_THREADS``); the data loaders run in the training
 process, so no worker competes for the cores either. A run keeps its checkpoint and logs, so an
@@ -23,8 +24,6 @@ from typing import (Callable, Dict, Iterable, Iterator, List, NamedTuple, Option
 import numpy as np
 
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-
 
 class Run(NamedTuple):
     """One training: a config, a seed, its work dir, the data root and the config overrides."""
@@ -43,10 +42,10 @@ def _python(args: List[str], env: Dict[str, str], log: str) -> None:
     with open(log, 'a') as out:
         out.write(f'+ {" ".join(args)}\n')
         out.flush()
-        result = subprocess.run([sys.executable, *args], cwd=REPO, env=env, stdout=out,
+        result = subprocess.run([sys.executable, *args], env=env, stdout=out,
                                 stderr=subprocess.STDOUT)
     if result.returncode != 0:
-        raise RuntimeError(f'{args[0]} exited with {result.returncode}; see {log}')
+        raise RuntimeError(f'{" ".join(args[:3])} exited with {result.returncode}; see {log}')
 
 
 def _scalars(work_dir: str) -> List[dict]:
@@ -103,6 +102,7 @@ def train_and_test(run: Run, threads: int) -> dict:
     and the budget actually used (:func:`budget_used`)."""
     os.makedirs(run.work_dir, exist_ok=True)
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), PYTHONWARNINGS='ignore')
+    env.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
     if run.data_root:
         env['MSNET_SYNTHETIC_ROOT'] = run.data_root
     options = ['--cfg-options', 'train_dataloader.num_workers=0',
@@ -112,8 +112,8 @@ def train_and_test(run: Run, threads: int) -> dict:
     metrics = held_out_metrics(run.work_dir)
     if metrics is None:
         start = time.time()
-        _python(['tools/train.py', run.config, '--work-dir', run.work_dir, '--seed',
-                 str(run.seed), *options], env, osp.join(run.work_dir, 'run.log'))
+        _python(['-m', 'msnet_mmaction.apis.train', run.config, '--work-dir', run.work_dir,
+                 '--seed', str(run.seed), *options], env, osp.join(run.work_dir, 'run.log'))
         seconds = time.time() - start
         metrics = held_out_metrics(run.work_dir)
         if metrics is None:

@@ -4,10 +4,12 @@ The released checkpoints hold the TSN wrapper's state dict: the backbone with th
 ``base_model.`` and the Conv1d classifier ``new_fc`` (an optional ``module.`` prefix from
 DataParallel). Their classifier rows follow the released list builders' class order, which is the
 sorted class names; :func:`reorder_classes` moves them to the order of another label map.
+:func:`convert_checkpoint` does the whole conversion from file to file
+(``tools/convert_official_checkpoint.py`` is its command line).
 """
 import re
 from collections import OrderedDict
-from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -111,3 +113,75 @@ def reorder_classes(state: Dict[str, Tensor],
     for key in CLASSIFIER:
         reordered[key] = state[key].index_select(0, order)
     return reordered
+
+
+class Conversion(NamedTuple):
+    """What :func:`convert_checkpoint` wrote: the number of tensors, the source keys dropped as
+    unused, and whether the classifier's rows were reordered."""
+    tensors: int
+    dropped: List[str]
+    reordered: bool
+
+
+def _check_against_config(state: Dict[str, Tensor], config: str) -> None:
+    from .inference import build_recognizer
+    model = build_recognizer(config)
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    wrong = sorted(k for k in set(state) & set(expected) if state[k].shape != expected[k].shape)
+    if missing or unexpected or wrong:
+        raise ActionableError(f'converted checkpoint does not fit {config}:\n  missing: {missing}'
+                              f'\n  unexpected: {unexpected}\n  shape mismatch: {wrong}')
+    model.load_state_dict(state, strict=True)
+
+
+def convert_checkpoint(src: str, dst: str, config: Optional[str] = None,
+                       label_map: Optional[str] = None,
+                       source_label_map: Optional[str] = None) -> Conversion:
+    """Convert the released checkpoint ``src`` into an MMAction2 MSNet checkpoint ``dst``.
+
+    ``src`` is read with ``weights_only=True``; its state dict may be nested under
+    ``state_dict``. Nothing is written when a source key is unknown.
+
+    Args:
+        src (str): Checkpoint of the released MotionSqueeze code.
+        dst (str): The MMAction2 checkpoint to write.
+        config (str, optional): An MSNet config the result must load into strictly.
+        label_map (str, optional): Class names in the order of the lists the result is used with;
+            the classifier's rows are reordered to it (:func:`reorder_classes`).
+        source_label_map (str, optional): Class names in ``src``'s row order, if not the sorted
+            names of ``label_map``.
+
+    Raises:
+        ActionableError: Unknown keys, class names that do not match, a result that does not fit
+            ``config``, or a damaged or unsafe ``src``.
+    """
+    from ..compat import explain_unsafe_checkpoint
+    from ..datasets import read_class_names
+    from ..engine import check_checkpoint
+    if source_label_map and not label_map:
+        raise ActionableError('a source label map needs a target label map')
+    check_checkpoint(src, 'released checkpoint')
+    try:
+        source = torch.load(src, map_location='cpu', weights_only=True)
+    except Exception as error:  # torch raises UnpicklingError subclasses and RuntimeErrors here
+        if 'weights_only' in str(error) or 'Unsupported global' in str(error):
+            raise explain_unsafe_checkpoint(src, error) from error
+        raise
+    if 'state_dict' in source:
+        source = source['state_dict']
+    state, dropped, unknown = convert_state_dict(source)
+    if unknown:
+        raise ActionableError(f'unknown keys in {src}, nothing written: {unknown}')
+    if label_map:
+        try:
+            target_classes = read_class_names(label_map)
+            source_classes = read_class_names(source_label_map) if source_label_map else None
+        except (OSError, ValueError) as error:
+            raise ActionableError(str(error)) from error
+        state = reorder_classes(state, target_classes, source_classes)
+    if config:
+        _check_against_config(state, config)
+    torch.save(dict(state_dict=state, meta=dict(converted_from=src)), dst)
+    return Conversion(len(state), dropped, bool(label_map))

@@ -8,6 +8,7 @@ and are applied by this project's tools only: the CPU distributed set-up and the
 count (``msnet_mmaction.apis.build_runner``).
 """
 from .checkpoint import allow_mmengine_checkpoint_globals, explain_unsafe_checkpoint
+from .config_paths import register_config_package
 from .distributed import CPUDistributedDataParallel, init_cpu_distributed
 from .drn import install_drn_placeholder
 from .metadata import install_metadata_fallbacks
@@ -27,5 +28,6 @@ def apply_compat() -> None:
 __all__ = [
     'apply_compat', 'allow_mmengine_checkpoint_globals', 'explain_unsafe_checkpoint',
     'install_drn_placeholder', 'install_metadata_fallbacks', 'name_processes_without_cuda',
+    'register_config_package',
     'skip_incompatible_multimodal', 'CPUDistributedDataParallel', 'init_cpu_distributed'
 ]

@@ -38,19 +38,17 @@ def is_installed(package: str) -> bool:
 
 
 def get_installed_path(package: str) -> str:
-    """The directory of the top-level module that distribution ``package`` installs."""
+    """The directory of the top-level module that distribution ``package`` installs, found from
+    the module itself: an editable install (PEP 660) keeps its files outside the distribution's
+    location."""
     try:
-        distribution = importlib.metadata.distribution(package)
+        module = _top_level_module(importlib.metadata.distribution(package))
     except importlib.metadata.PackageNotFoundError:
-        spec = importlib.util.find_spec(package)
-        if spec is None or spec.origin is None:
-            raise
-        return osp.dirname(spec.origin)
-    location = str(distribution.locate_file(''))
-    candidate = osp.join(location, package)
-    if osp.exists(candidate):
-        return candidate
-    return osp.join(location, _top_level_module(distribution))
+        module = package
+    spec = importlib.util.find_spec(module)
+    if spec is None or spec.origin is None:
+        raise importlib.metadata.PackageNotFoundError(package)
+    return osp.dirname(spec.origin)
 
 
 def install_metadata_fallbacks() -> None:

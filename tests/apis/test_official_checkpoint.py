@@ -1,10 +1,9 @@
 """tools/convert_official_checkpoint.py on a state dict laid out like the released checkpoints."""
 import os.path as osp
-import re
 
 import pytest
 import torch
-from helpers import REPO, python
+from helpers import REPO, official_state_dict, python
 from mmaction.registry import MODELS
 
 from msnet_mmaction.apis import official_checkpoint as converter
@@ -12,30 +11,9 @@ from msnet_mmaction.datasets import read_class_names, save_label_map
 from msnet_mmaction.errors import ActionableError
 
 CONFIG = osp.join(REPO, 'tests', 'configs', 'msnet_tsm_r50_sthv2_switch.py')
-NUM_CLASSES = 174
 
 
 V1_LABEL_MAP = osp.join(REPO, 'tests', 'data', 'sthv1_label_map.txt')
-
-
-def official_state_dict():
-    """Random tensors with the released key names and shapes, as DataParallel saved them. Row ``k``
-    of the classifier is tagged with ``k`` (weight) and ``1000 + k`` (bias)."""
-    torch.manual_seed(0)
-    state = {}
-    with open(osp.join(REPO, 'tests', 'data', 'official_msnet_r50_state_dict.txt')) as f:
-        for line in f:
-            if line.startswith('#'):
-                continue
-            name, shape = line.rstrip('\n').split('\t')
-            size = tuple(int(s) for s in re.findall(r'\d+', shape))
-            dtype = torch.int64 if name.endswith('num_batches_tracked') else torch.float32
-            value = torch.randint(0, 100, size) if dtype == torch.int64 else torch.randn(size)
-            state[f'module.base_model.{name}'] = value
-    rows = torch.arange(NUM_CLASSES, dtype=torch.float32)
-    state['module.new_fc.weight'] = rows[:, None, None].expand(NUM_CLASSES, 2048, 1).clone()
-    state['module.new_fc.bias'] = 1000 + rows
-    return state
 
 
 def test_round_trip_places_every_tensor(tmp_path):

@@ -27,7 +27,9 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from msnet_mmaction.analysis.equal_budget import REPO, Run, accuracy_plot, run_all
+from msnet_mmaction.analysis.equal_budget import Run, accuracy_plot, run_all
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 CONFIGS = {name: osp.join(REPO, 'configs', f'{name}_r18_8f_synthetic-motion.py')
            for name in ('msnet', 'tsm', 'tsn')}

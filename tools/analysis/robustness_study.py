@@ -22,9 +22,9 @@ from typing import Dict, List, Sequence
 
 import numpy as np
 
-from motion_study import (CONFIGS, LABELS, append_result, class_count, load_results, point_runs,
-                          run_options)
-from msnet_mmaction.analysis.equal_budget import REPO, Run, run_all
+from motion_study import (CONFIGS, LABELS, REPO, append_result, class_count, load_results,
+                          point_runs, run_options)
+from msnet_mmaction.analysis.equal_budget import Run, run_all
 
 #: The main job's generator options.
 MAIN_JOB = ['--speed', '4', '4', '--density', '5', '7']

@@ -94,6 +94,7 @@ def test_the_wheel_stands_without_the_checkout(wheel, tmp_path):
                        official_state_dict()['module.new_fc.bias'])
 
 
+@pytest.mark.slow
 def test_the_editable_install_inherits_package_configs(tmp_path):
     write_user_files(tmp_path)
     script = CHECKS.split("print('package'")[0] + (

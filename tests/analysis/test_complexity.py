@@ -39,6 +39,7 @@ def test_r50_overhead_matches_the_published_cost():
     assert msnet.params - tsm.params == msnet.motion_params == 71161 - 256
 
 
+@pytest.mark.slow
 def test_complexity_tool_prints_the_table():
     out = python('tools/analysis/complexity.py', MSNET_CONFIG, TSM_CONFIG, '--frames', '8', '--shape',
                  '64', '64').stdout
@@ -54,6 +55,7 @@ def test_complexity_tool_prints_the_table():
     assert cells[6].endswith('%') and float(cells[6][:-1].strip()) > 0
 
 
+@pytest.mark.slow
 def test_mmaction2_get_flops_counts_the_correlation():
     """MMAction2's own tools/analysis_tools/get_flops.py (shipped in the wheel) with an MSNet
     config: its total includes the correlation operator, as this project's counter does."""

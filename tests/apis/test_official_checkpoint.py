@@ -16,6 +16,7 @@ CONFIG = osp.join(REPO, 'tests', 'configs', 'msnet_tsm_r50_sthv2_switch.py')
 V1_LABEL_MAP = osp.join(REPO, 'tests', 'data', 'sthv1_label_map.txt')
 
 
+@pytest.mark.slow
 def test_round_trip_places_every_tensor(tmp_path):
     source = official_state_dict()
     src, dst = str(tmp_path / 'official.pth'), str(tmp_path / 'msnet.pth')
@@ -43,6 +44,7 @@ def test_round_trip_places_every_tensor(tmp_path):
     assert len(converted) == used == len(params)
 
 
+@pytest.mark.slow
 def test_unknown_keys_are_reported_not_dropped(tmp_path):
     source = official_state_dict()
     source['module.base_model.extra_head.weight'] = torch.zeros(3)
@@ -90,6 +92,7 @@ def test_reorder_with_explicit_source_order():
     assert out['cls_head.fc_cls.weight'][:, 0].tolist() == [2., 3., 1.]
 
 
+@pytest.mark.slow
 def test_reorder_refuses_mismatched_labels(tmp_path):
     src = str(tmp_path / 'official.pth')
     torch.save(official_state_dict(), src)

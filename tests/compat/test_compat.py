@@ -12,6 +12,7 @@ from helpers import MSNET_CONFIG, REPO, python
 from msnet_mmaction.compat import drn, multimodal
 
 
+@pytest.mark.slow
 def test_mmaction_models_imports_and_drn_explains():
     script = ('import msnet_mmaction, mmaction.models\n'
               'from mmaction.registry import MODELS\n'
@@ -23,6 +24,7 @@ def test_mmaction_models_imports_and_drn_explains():
     assert 'refused: DRN is unavailable' in out and 'PyPI' in out
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(drn.installed_mmaction_ships_drn(), reason='this mmaction2 install ships DRN')
 def test_plain_mmaction_models_import_fails_without_plugin():
     """Guards the premise: the wheel really lacks DRN, so the placeholder is doing the work."""
@@ -50,6 +52,7 @@ def fake_transformers(root, version: str) -> str:
     return str(root)
 
 
+@pytest.mark.slow
 def test_mmaction_models_imports_beside_transformers_5(tmp_path):
     """mmaction2 1.2.0 imports VindLU for any transformers >= 4.28; VindLU fails to import under
     transformers 5 (seen with 5.17 on a CUDA image), so the plugin turns the switch off."""
@@ -80,6 +83,7 @@ def test_multimodal_switch_is_left_alone_below_transformers_5(monkeypatch, versi
     assert multimodal.transformers_breaks_vindlu() is breaks
 
 
+@pytest.mark.slow
 def test_importlib_metadata_stands_in_when_missing():
     script = ('import sys; sys.modules["importlib_metadata"] = None\n'
               'import msnet_mmaction, importlib.metadata\n'
@@ -88,6 +92,7 @@ def test_importlib_metadata_stands_in_when_missing():
     assert python('-c', script).stdout.strip().endswith('True')
 
 
+@pytest.mark.slow
 def test_mmaction_config_paths_resolve_without_pkg_resources():
     script = ('import sys; sys.modules["pkg_resources"] = None\n'
               'import msnet_mmaction\n'
@@ -97,6 +102,7 @@ def test_mmaction_config_paths_resolve_without_pkg_resources():
     assert python('-c', script).stdout.strip().endswith('ResNetTSM mmaction')
 
 
+@pytest.mark.slow
 def test_runner_checkpoint_loads_with_weights_only(trained_run):
     checkpoint = osp.join(trained_run, 'epoch_1.pth')
     loaded = torch.load(checkpoint, map_location='cpu', weights_only=True)
@@ -106,6 +112,7 @@ def test_runner_checkpoint_loads_with_weights_only(trained_run):
     assert any('motion_modules' in key for key in loaded['state_dict'])
 
 
+@pytest.mark.slow
 def test_checkpoint_needs_the_allow_list(trained_run):
     """Without msnet_mmaction imported, torch refuses the same file: the allow-list is what loads it."""
     script = ('import torch\n'
@@ -171,6 +178,7 @@ def test_test_tool_evaluates_and_dumps(trained_run, synthetic_root, tmp_path):
         assert f'{name} Accuracy: {report[key]:.04f}' in printed
 
 
+@pytest.mark.slow
 def test_exactly_the_harmless_warnings_are_silenced():
     """Importing the plugin and MMAction2's models with Python's default warning filters: the
     two known harmless messages are gone, any other warning still shows."""
@@ -186,6 +194,7 @@ def test_exactly_the_harmless_warnings_are_silenced():
     assert 'pkg_resources is deprecated' in unsilenced  # the premise: MMEngine does warn
 
 
+@pytest.mark.slow
 def test_runner_names_processes_not_gpus_without_cuda(trained_run):
     if torch.cuda.is_available():
         pytest.skip('the runner logs a GPU count where CUDA is available')
@@ -243,6 +252,7 @@ print(after_flop_ops == flop_ops)
 '''
 
 
+@pytest.mark.slow
 def test_importing_the_plugin_changes_no_mmaction_or_mmengine_class():
     """``custom_imports=['msnet_mmaction']`` registers; it replaces no method of MMAction2's
     datasets and transforms or of MMEngine's datasets and runner, adds none, and leaves MMEngine's

@@ -136,6 +136,7 @@ def test_hmdb51_splits(tmp_path):
         hmdb51_file_lists(str(splits), 3)
 
 
+@pytest.mark.slow
 def test_builder_script_reports_error_with_line(tmp_path):
     ann = tmp_path / 'annotations'
     write(ann / 'something-something-v1-labels.csv', 'Holding something\n')
@@ -169,6 +170,7 @@ def _dump(path, scores, labels):
     return str(path)
 
 
+@pytest.mark.slow
 def test_ensemble_against_hand_computed_scores(tmp_path):
     labels = [0, 1, 2, 1]
     a = [[.6, .3, .1], [.5, .4, .1], [.2, .3, .5], [.1, .2, .7]]
@@ -185,6 +187,7 @@ def test_ensemble_against_hand_computed_scores(tmp_path):
     assert float(a_row.split()[1]) == 50.0
 
 
+@pytest.mark.slow
 def test_ensemble_refuses_mismatched_clips(tmp_path):
     first = _dump(tmp_path / 'a.pkl', [[1, 0], [0, 1]], [0, 1])
     second = _dump(tmp_path / 'b.pkl', [[1, 0], [0, 1]], [1, 0])

@@ -145,6 +145,7 @@ def _nearest_centroid_accuracy(features: np.ndarray, labels: np.ndarray) -> floa
     return float((predicted == labels[half:]).mean())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('variant', ['default'] + list(VARIANTS))
 def test_single_frames_and_unordered_frames_carry_no_label(variant):
     """A nearest-centroid classifier on the statistics of one frame drawn at random from each

@@ -200,6 +200,7 @@ def test_damaged_checkpoints_are_refused_naming_the_file(two_epochs, synthetic_r
     assert not osp.exists(tmp_path / 'out.pth')
 
 
+@pytest.mark.slow
 def test_test_tool_fails_at_once_on_a_missing_checkpoint(tmp_path):
     start = time.time()
     result = python('tools/test.py', MSNET_CONFIG, str(tmp_path / 'missing.pth'), check=False)

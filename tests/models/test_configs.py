@@ -43,6 +43,7 @@ def test_every_paper_config_has_its_twin():
 
 @pytest.mark.parametrize('path', [c for c in CONFIGS if osp.basename(c).startswith('msnet_')],
                          ids=config_id)
+@pytest.mark.slow
 def test_msnet_config_differs_from_twin_only_by_module(path):
     msnet = Config.fromfile(path)
     tsm = Config.fromfile(path.replace('msnet_', 'tsm_'))
@@ -56,6 +57,7 @@ def test_msnet_config_differs_from_twin_only_by_module(path):
         assert 'msnet_' in msnet.load_from and 'tsm_' in tsm.load_from
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('path', CONFIGS, ids=config_id)
 def test_config_builds_and_trains_one_step(path):
     cfg = Config.fromfile(path)
@@ -190,6 +192,7 @@ def _expected_views(pipeline) -> int:
     'msnet_r50_8f_sthv1', 'msnet_r50_16f_sthv1', 'msnet_r50_8f_sthv2', 'msnet_r50_16f_kinetics400',
     'msnet_r50_8f_kinetics400', 'msnet_r50_16f_hmdb51-split2'
 ])
+@pytest.mark.slow
 def test_dataset_pipelines_on_real_layout(name, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     dataset = next(key for key in MAKERS if key in name)

@@ -86,6 +86,7 @@ def probe_loss(out: torch.Tensor) -> torch.Tensor:
     return (out * torch.linspace(-1, 1, out.numel()).view(out.shape)).sum()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('train', [False, True])
 def test_compiled_msnet_is_one_graph_holding_the_operators(train):
     model = build_msnet().train(train)
@@ -112,6 +113,7 @@ def test_compiled_msnet_is_one_graph_holding_the_operators(train):
     torch.testing.assert_close(out, eager, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_reference_compiles_in_training_without_graph_breaks():
     """The reference is plain PyTorch operations; in training, AOT autograd's functionalisation
     takes them (no mutation of an overlapping view), and autograd derives their gradient."""
@@ -152,6 +154,7 @@ def test_inductor_on_the_cpu_matches_eager():
         torch.testing.assert_close(got_grad, want_grad, rtol=1e-3, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_export_keeps_the_operators_as_nodes(tmp_path):
     from msnet_mmaction.deployment import export_program, reference_decompositions
     model = build_msnet().eval()

@@ -53,6 +53,7 @@ def test_warp_back_inverts_a_known_shift():
     assert np.array_equal(restored[:, :27], frame[:, :27])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('dx, dy', [(4, 0), (0, -4)])
 def test_displacement_points_the_right_way(dx, dy, tmp_path):
     frames, (x0, y0, side) = moving_patch(dx, dy)
@@ -78,6 +79,7 @@ def test_displacement_points_the_right_way(dx, dy, tmp_path):
     assert gif.n_frames == 7
 
 
+@pytest.mark.slow
 def test_visualize_real_video_end_to_end(sample_video, tmp_path):
     out = str(tmp_path / 'bikes')
     python('tools/visualize_motion.py', MSNET_CONFIG, sample_video, '--out-dir', out, '--size',

@@ -1,6 +1,6 @@
 """The package without its checkout: a wheel built from the repository, installed into a fresh
 environment with the constraints file, runs the operators (its compiled CPU kernels built from the
-sources it ships), inherits ``msnet_mmaction::`` configs and converts a checkpoint; the editable
+sources it ships) and the self-check, inherits ``msnet_mmaction::`` configs and converts a checkpoint; the editable
 install inherits the configs the same way."""
 import os
 import shutil
@@ -89,6 +89,9 @@ def test_the_wheel_stands_without_the_checkout(wheel, tmp_path):
     assert lines['config'] == 'MSNet 0.25 CheckedVideoDataset'
     assert lines['model'] == 'MSNet' and lines['base'] == 'InitCfgTSMHead'
     assert int(lines['converted']) > 300
+    checked = run([python, '-m', 'msnet_mmaction.check'], cwd=str(work), checkout=False,
+                  env=dict(MSNET_MMACTION_CACHE=str(tmp_path / 'cache'))).stdout
+    assert '12 of 12 checks agree' in checked
     converted = torch.load(work / 'converted.pth', weights_only=True)['state_dict']
     assert torch.equal(converted['cls_head.fc_cls.bias'],
                        official_state_dict()['module.new_fc.bias'])

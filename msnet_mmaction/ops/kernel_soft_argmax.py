@@ -126,6 +126,7 @@ def _backward(ctx, grad_displacement: Tensor, grad_confidence: Tensor):
 
 _kernel_soft_argmax.register_autograd(_backward, setup_context=_setup_context)
 register_float32(_kernel_soft_argmax)
+register_float32(_kernel_soft_argmax_backward)
 
 
 def kernel_soft_argmax(correlation: Tensor,

@@ -138,6 +138,7 @@ def _backward(ctx, grad: Tensor):
 
 _local_correlation.register_autograd(_backward, setup_context=_setup_context)
 register_float32(_local_correlation)
+register_float32(_local_correlation_backward)
 
 
 def local_correlation(a: Tensor,

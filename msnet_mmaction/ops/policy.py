@@ -99,10 +99,13 @@ def check_implementation(implementation: str) -> None:
 
 
 def register_float32(op) -> None:
-    """Cast the floating-point inputs of ``op`` to float32 in autocast regions on every device.
+    """Cast the floating-point inputs of ``op`` to float32 in autocast regions on every device,
+    and run it with autocast off.
 
     The soft-argmax's softmax at temperature 100 would amplify half-precision rounding of the
-    scores a hundredfold, and the correlation feeds it.
+    scores a hundredfold, and the correlation feeds it. The backward operators are registered
+    too: a backward pass run inside an autocast region would otherwise compute their plain
+    PyTorch fallbacks in half precision.
     """
     for device in AUTOCAST_DEVICES:
         torch.library.register_autocast(op, device, torch.float32)

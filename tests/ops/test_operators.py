@@ -219,3 +219,19 @@ def test_mmengine_compile_option_through_train_and_test_tools(synthetic_root, tm
     log = tested.stdout + tested.stderr
     assert "test_step compiled with torch.compile({'backend': 'aot_eager'})" in log
     assert 'acc/top1' in log
+
+
+def test_backward_inside_an_autocast_region_computes_in_float32():
+    """A backward pass run inside the autocast region (allowed, if not recommended) reaches the
+    backward operators under autocast: they too take float32, so their plain PyTorch fallbacks do
+    not run in bfloat16."""
+    torch.manual_seed(4)
+    a, b = torch.randn(1, 8, 5, 5, requires_grad=True), torch.randn(1, 8, 5, 5)
+    want = [torch.autograd.grad(probe_loss(kernel_soft_argmax(local_correlation(a, b, 2, s), 2)[0]),
+                                a)[0] for s in (1, 2)]
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        for s, expected in zip((1, 2), want):  # the compiled kernels, then the reference
+            volume = local_correlation(a, b, 2, s)
+            grad, = torch.autograd.grad(probe_loss(kernel_soft_argmax(volume, 2)[0]), a)
+            assert grad.dtype == torch.float32
+            torch.testing.assert_close(grad, expected)

@@ -5,12 +5,14 @@
 # Sourced by tools/run_tests.sh and tools/run_main_job.sh; cheap when nothing changed.
 # A GPU user who wants their own torch build installs it into the venv first; an importable torch
 # is never replaced. Without one, the CPU wheel torch==$MSNET_TORCH (default 2.13.0) is installed.
+# MSNET_PYTHON is the interpreter that creates the venv (default python3); everything after runs
+# the venv's own. (PYTHON is the launchers' interpreter, tools/torchrun.sh and tools/srun.sh.)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 venv=${MSNET_VENV:-$root/.venv}
 extras=$(IFS=,; echo "$*")
 if [ ! -x "$venv/bin/python" ]; then
-    "${PYTHON:-python3}" -m venv "$venv"
+    "${MSNET_PYTHON:-python3}" -m venv "$venv"
 fi
 py="$venv/bin/python"
 if ! "$py" -c 'import torch' 2>/dev/null; then

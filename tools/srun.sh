@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Shared by slurm_train.sh and slurm_test.sh: run SCRIPT as one SLURM task per GPU.
 #   tools/srun.sh PARTITION JOB_NAME SCRIPT [script arguments]
-# GPUS (total, default 8), GPUS_PER_NODE (default 8), CPUS_PER_TASK (default 5) and SRUN_ARGS tune srun.
+# GPUS (total, default 8), GPUS_PER_NODE (default 8), CPUS_PER_TASK (default 5) and SRUN_ARGS tune srun;
+# PYTHON is the interpreter that runs SCRIPT (default: python on PATH).
 set -euo pipefail
 partition=$1
 job=$2

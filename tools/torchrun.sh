@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Shared by dist_train.sh and dist_test.sh: run SCRIPT on NUM_PROCS local processes with torchrun.
 #   tools/torchrun.sh NUM_PROCS SCRIPT [script arguments]
-# Multi-node: set NNODES, NODE_RANK, MASTER_ADDR and PORT on every node. PYTHON picks the interpreter.
+# Multi-node: set NNODES, NODE_RANK, MASTER_ADDR and PORT on every node. PYTHON is the interpreter
+# that runs training (default: python on PATH); tools/setup_env.sh's is MSNET_PYTHON.
 set -euo pipefail
 procs=$1
 script=$2

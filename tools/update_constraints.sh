@@ -3,12 +3,12 @@
 # with its tests extra resolves today, from setup.cfg's ranges. torch, Triton and the packages
 # torch itself requires are left out: a GPU user's own torch build brings its own. Run the tests
 # (bash tools/run_tests.sh, which installs from the new file) before committing the result.
-#     bash tools/update_constraints.sh
+#     bash tools/update_constraints.sh      (MSNET_PYTHON: the interpreter for the scratch venv)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
-"${PYTHON:-python3}" -m venv "$scratch/venv"
+"${MSNET_PYTHON:-python3}" -m venv "$scratch/venv"
 py="$scratch/venv/bin/python"
 "$py" -m pip install --quiet "torch==${MSNET_TORCH:-2.13.0}"
 "$py" -m pip install --quiet -e "$root[tests]"

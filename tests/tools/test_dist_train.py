@@ -1,5 +1,6 @@
 """tools/dist_train.sh on a machine without CUDA: two gloo processes through torchrun."""
 import os.path as osp
+import sys
 
 import pytest
 import torch
@@ -15,7 +16,8 @@ def test_dist_train_two_cpu_processes(synthetic_root, tmp_path):
     config = osp.join(osp.dirname(MSNET_CONFIG), 'tsm_r18_8f_synthetic-motion.py')
     result = run(['bash', 'tools/dist_train.sh', config, '2', '--work-dir', work_dir,
                   '--cfg-options', 'train_cfg.max_epochs=1', 'env_cfg.dist_cfg.backend=nccl'],
-                 env=dict(MSNET_SYNTHETIC_ROOT=synthetic_root, PORT='29517'))
+                 # PYTHON is the launchers' interpreter: this one, whatever the caller's is.
+                 env=dict(MSNET_SYNTHETIC_ROOT=synthetic_root, PORT='29517', PYTHON=sys.executable))
     log = result.stdout + result.stderr
     assert 'Distributed training: True' in log
     assert "type='CPUDistributedDataParallel'" in log

@@ -5,7 +5,7 @@
 
 Prints the top-k labels with their scores. With ``--vis-out-dir`` it also writes the motion
 figures of tools/visualize_motion.py for the video. Configs that read raw frames are switched to
-decord for the video file.
+video decoding for the video file (``--decoder``: decord where installed, else PyAV, else OpenCV).
 """
 import argparse
 import os.path as osp
@@ -37,6 +37,8 @@ def main() -> None:
     parser.add_argument('--top-k', type=int, default=5)
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--vis-out-dir', help='also write motion figures here')
+    parser.add_argument('--decoder', default='auto', choices=['auto', 'decord', 'pyav', 'opencv'],
+                        help='video decoder (auto: decord, else PyAV, else OpenCV)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     args = parser.parse_args()
     for what, path in (('config', args.config), ('video', args.video),
@@ -59,7 +61,7 @@ def main() -> None:
     from mmaction.apis import inference_recognizer
     from mmengine.registry import init_default_scope
     init_default_scope(cfg.get('default_scope', 'mmaction'))
-    result = inference_recognizer(model, args.video, Compose(video_test_pipeline(cfg.test_pipeline)))
+    result = inference_recognizer(model, args.video, Compose(video_test_pipeline(cfg.test_pipeline, args.decoder)))
     scores = result.pred_score.float().cpu()
     top = scores.topk(min(args.top_k, len(labels)))
     print(f'\n{args.video}: top-{len(top.indices)}')

@@ -47,12 +47,16 @@ def load_recognizer(config: Union[str, Config], checkpoint: Optional[str] = None
     return model.eval()
 
 
-def video_test_pipeline(pipeline: List[dict]) -> List[dict]:
-    """A config's test pipeline made to read a video file: raw-frame decoding becomes decord."""
+def video_test_pipeline(pipeline: List[dict], decoder: str = 'auto') -> List[dict]:
+    """A config's test pipeline made to read a video file with ``decoder`` (``'auto'``: decord,
+    else PyAV, else OpenCV, the first installed): raw-frame decoding becomes video decoding."""
+    from ..datasets.video_decoders import DECODERS, resolve_decoder, with_decoder
+    name = resolve_decoder(decoder, switch='--decoder')
+    _, init, decode = DECODERS[name]
     steps = [dict(step) for step in pipeline]
     types = [step['type'] for step in steps]
     if 'RawFrameDecode' in types:
-        steps[types.index('RawFrameDecode')] = dict(type='DecordDecode')
-    if not any(t in ('DecordInit', 'OpenCVInit', 'PyAVInit') for t in types):
-        steps.insert(0, dict(type='DecordInit'))
-    return steps
+        steps[types.index('RawFrameDecode')] = dict(type=decode)
+    if not any(t in {spec[1] for spec in DECODERS.values()} for t in types):
+        steps.insert(0, dict(type=init))
+    return with_decoder(steps, name)

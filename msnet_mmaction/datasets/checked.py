@@ -12,6 +12,7 @@ from mmaction.registry import DATASETS
 
 from .annotations import AnnotationError
 from .sample_errors import NamedSampleErrorsMixin
+from .video_decoders import resolve_decoder, with_decoder
 
 
 class _Checked:
@@ -61,13 +62,22 @@ class CheckedRawframeDataset(_Checked, NamedSampleErrorsMixin, RawframeDataset):
 
 @DATASETS.register_module()
 class CheckedVideoDataset(_Checked, NamedSampleErrorsMixin, VideoDataset):
-    """``VideoDataset`` that checks every line of its list when it reads it.
+    """``VideoDataset`` that checks every line of its list when it reads it, and decodes with
+    the library ``decoder`` names.
 
     Args:
         max_label (int, optional): Largest valid label, checked while the list is read.
+        decoder (str): ``'auto'`` (decord, else PyAV, else OpenCV: the first installed),
+            ``'decord'``, ``'pyav'`` or ``'opencv'``; the pipeline's video init and decode steps
+            become that library's (:mod:`.video_decoders`). Defaults to ``'auto'``.
         **kwargs: Passed to ``VideoDataset``, ``skip_bad_samples`` included.
     """
 
-    def __init__(self, *args, max_label: Optional[int] = None, **kwargs) -> None:
+    def __init__(self, *args, max_label: Optional[int] = None, decoder: str = 'auto',
+                 **kwargs) -> None:
         self.max_label = max_label
+        self.decoder = resolve_decoder(decoder, switch="the dataset's decoder (e.g. --cfg-options "
+                                       'train_dataloader.dataset.decoder=pyav)')
+        if 'pipeline' in kwargs:
+            kwargs['pipeline'] = with_decoder(kwargs['pipeline'], self.decoder)
         super().__init__(*args, **kwargs)

@@ -9,6 +9,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..datasets.video_decoders import installed
 from .flow import flow_legend, flow_to_color
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp')
@@ -54,15 +55,11 @@ def load_frames(path: str, num_frames: int, start: int = 0, interval: int = 1,
             frames.append(image[..., ::-1])
         frames = np.stack(frames)
     else:
-        import decord
-        try:
-            reader = decord.VideoReader(path)
-        except Exception as error:  # decord raises its own DECORDError
-            raise ValueError(f'cannot decode video {path}: {error}') from None
-        if len(reader) <= indices[-1]:
-            raise ValueError(f'{path} has {len(reader)} frames; frames {indices[0]}..{indices[-1]} '
+        length = count_frames(path)
+        if length <= indices[-1]:
+            raise ValueError(f'{path} has {length} frames; frames {indices[0]}..{indices[-1]} '
                              'were asked for')
-        frames = reader.get_batch(indices).asnumpy()
+        frames = _video_frames(path, indices)
     if size is not None:
         h, w = frames.shape[1:3]
         scale = size / min(h, w)
@@ -153,14 +150,42 @@ def render_pairs(vis: MotionVisualization, max_magnitude: Optional[float] = None
 
 
 def count_frames(path: str) -> int:
-    """Frames in a video file or images in a folder."""
+    """Frames in a video file (read with decord where it is installed, else OpenCV) or images in
+    a folder."""
     if osp.isdir(path):
         return len([f for f in os.listdir(path) if f.lower().endswith(IMAGE_EXTENSIONS)])
-    import decord
+    if installed('decord'):
+        import decord
+        try:
+            return len(decord.VideoReader(path))
+        except Exception as error:  # decord raises its own DECORDError
+            raise ValueError(f'cannot decode video {path}: {error}') from None
+    capture = cv2.VideoCapture(path)
     try:
-        return len(decord.VideoReader(path))
-    except Exception as error:
-        raise ValueError(f'cannot decode video {path}: {error}') from None
+        if not capture.isOpened():
+            raise ValueError(f'cannot decode video {path}')
+        return int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+    finally:
+        capture.release()
+
+
+def _video_frames(path: str, indices: List[int]) -> np.ndarray:
+    """Frames ``indices`` (ascending) of a video file, (T, H, W, 3) uint8 RGB."""
+    if installed('decord'):
+        import decord
+        return decord.VideoReader(path).get_batch(indices).asnumpy()
+    capture = cv2.VideoCapture(path)
+    frames, wanted = {}, set(indices)
+    try:
+        for index in range(indices[-1] + 1):
+            ok, image = capture.read()
+            if not ok:
+                raise ValueError(f'cannot decode frame {index} of {path}')
+            if index in wanted:
+                frames[index] = image[..., ::-1]
+    finally:
+        capture.release()
+    return np.stack([frames[i] for i in indices])
 
 
 def visualize_video(model: nn.Module, path: str, out_dir: str, size: Optional[int] = 224,

@@ -262,3 +262,26 @@ def test_importing_the_plugin_changes_no_mmaction_or_mmengine_class():
     assert int(count) > 500  # the snapshot sees the classes' members
     assert changed == '[]'
     assert same_flops == 'True'
+
+
+def test_decord_is_required_on_x86_64_only():
+    """decord has no aarch64 or arm64 wheels: setup.cfg and requirements/runtime.txt ask for it
+    where it exists, and the route without it names a decoder that installs everywhere."""
+    import configparser
+
+    from packaging.requirements import Requirement
+    config = configparser.ConfigParser()
+    config.read(osp.join(REPO, 'setup.cfg'))
+    with open(osp.join(REPO, 'requirements', 'runtime.txt')) as f:
+        runtime = [line.strip() for line in f if line.strip() and not line.startswith('#')]
+    setup = [line.strip() for line in config['options']['install_requires'].splitlines()]
+    decords = [Requirement(line) for line in setup + runtime if line.startswith('decord')]
+    assert len(decords) == 2
+    for requirement in decords:
+        machines = {m: requirement.marker.evaluate({'platform_machine': m})
+                    for m in ('x86_64', 'AMD64', 'aarch64', 'arm64')}
+        assert machines == {'x86_64': True, 'AMD64': True, 'aarch64': False, 'arm64': False}
+    with open(osp.join(REPO, 'requirements', 'without_decord.txt')) as f:
+        names = {Requirement(line.strip()).name for line in f
+                 if line.strip() and not line.startswith('#')}
+    assert 'decord' not in names and 'av' in names and 'mmcv-lite' in names

@@ -8,6 +8,8 @@ custom_imports = dict(
     allow_failed_imports=False)
 
 dataset_type = 'CheckedVideoDataset'
+# 'auto': decord where installed (x86-64), else PyAV, else OpenCV; or name one of them.
+video_decoder = 'auto'
 data_root = 'data/hmdb51/videos'
 ann_file_train = 'data/hmdb51/hmdb51_train_split_1_videos.txt'
 ann_file_val = 'data/hmdb51/hmdb51_val_split_1_videos.txt'
@@ -50,6 +52,7 @@ train_dataloader = dict(
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(
         type=dataset_type,
+        decoder=video_decoder,
         ann_file=ann_file_train,
         data_prefix=dict(video=data_root),
         pipeline=train_pipeline))
@@ -60,6 +63,7 @@ val_dataloader = dict(
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
         type=dataset_type,
+        decoder=video_decoder,
         ann_file=ann_file_val,
         data_prefix=dict(video=data_root),
         pipeline=val_pipeline,
@@ -71,6 +75,7 @@ test_dataloader = dict(
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
         type=dataset_type,
+        decoder=video_decoder,
         ann_file=ann_file_val,
         data_prefix=dict(video=data_root),
         pipeline=test_pipeline,

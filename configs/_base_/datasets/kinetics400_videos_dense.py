@@ -7,6 +7,8 @@ custom_imports = dict(
     allow_failed_imports=False)
 
 dataset_type = 'CheckedVideoDataset'
+# 'auto': decord where installed (x86-64), else PyAV, else OpenCV; or name one of them.
+video_decoder = 'auto'
 data_root = 'data/kinetics400/videos_train'
 data_root_val = 'data/kinetics400/videos_val'
 ann_file_train = 'data/kinetics400/kinetics400_train_list_videos.txt'
@@ -52,6 +54,7 @@ train_dataloader = dict(
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(
         type=dataset_type,
+        decoder=video_decoder,
         ann_file=ann_file_train,
         data_prefix=dict(video=data_root),
         pipeline=train_pipeline))
@@ -62,6 +65,7 @@ val_dataloader = dict(
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
         type=dataset_type,
+        decoder=video_decoder,
         ann_file=ann_file_val,
         data_prefix=dict(video=data_root_val),
         pipeline=val_pipeline,
@@ -73,6 +77,7 @@ test_dataloader = dict(
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
         type=dataset_type,
+        decoder=video_decoder,
         ann_file=ann_file_val,
         data_prefix=dict(video=data_root_val),
         pipeline=test_pipeline,

@@ -6,6 +6,8 @@ custom_imports = dict(
     allow_failed_imports=False)
 
 dataset_type = 'CheckedVideoDataset'
+# 'auto': decord where installed (x86-64), else PyAV, else OpenCV; or name one of them.
+video_decoder = 'auto'
 data_root = 'data/sthv2/videos'
 ann_file_train = 'data/sthv2/sthv2_train_list_videos.txt'
 ann_file_val = 'data/sthv2/sthv2_val_list_videos.txt'
@@ -46,6 +48,7 @@ train_dataloader = dict(
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(
         type=dataset_type,
+        decoder=video_decoder,
         ann_file=ann_file_train,
         data_prefix=dict(video=data_root),
         pipeline=train_pipeline))
@@ -56,6 +59,7 @@ val_dataloader = dict(
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
         type=dataset_type,
+        decoder=video_decoder,
         ann_file=ann_file_val,
         data_prefix=dict(video=data_root),
         pipeline=val_pipeline,
@@ -67,6 +71,7 @@ test_dataloader = dict(
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
         type=dataset_type,
+        decoder=video_decoder,
         ann_file=ann_file_val,
         data_prefix=dict(video=data_root),
         pipeline=test_pipeline,

@@ -5,6 +5,8 @@ custom_imports = dict(
     allow_failed_imports=False)
 
 dataset_type = 'CheckedVideoDataset'
+# 'auto': decord where installed (x86-64), else PyAV, else OpenCV; or name one of them.
+video_decoder = 'auto'
 data_root = '{{$MSNET_SYNTHETIC_ROOT:data/synthetic_motion}}'
 
 train_pipeline = [
@@ -31,6 +33,7 @@ train_dataloader = dict(
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(
         type=dataset_type,
+        decoder=video_decoder,
         ann_file=f'{data_root}/train_list_videos.txt',
         data_prefix=dict(video=f'{data_root}/videos'),
         pipeline=train_pipeline))
@@ -41,6 +44,7 @@ val_dataloader = dict(
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
         type=dataset_type,
+        decoder=video_decoder,
         ann_file=f'{data_root}/val_list_videos.txt',
         data_prefix=dict(video=f'{data_root}/videos'),
         pipeline=test_pipeline,

@@ -9,7 +9,8 @@ from mmengine.model import BaseModule
 from mmaction.registry import MODELS
 from torch import Tensor
 
-from ..ops import IMPLEMENTATIONS, add_rectified, kernel_soft_argmax, local_correlation
+from ..ops import add_rectified, kernel_soft_argmax, local_correlation
+from ..ops.policy import check_implementation
 
 
 #: The released code's initialisation (``resnet_TSM.py``): convs Kaiming-normal (fan_out, ReLU),
@@ -118,9 +119,7 @@ class MotionSqueeze(BaseModule):
                              f'got {num_segments}')
         if not (use_displacement or use_confidence):
             raise ValueError('MotionSqueeze needs use_displacement or use_confidence')
-        if implementation not in IMPLEMENTATIONS:
-            raise ValueError(f'implementation must be one of {IMPLEMENTATIONS}, got '
-                             f'{implementation!r}')
+        check_implementation(implementation)
         if len(transform_kernels) != len(transform_channels) + 1:
             raise ValueError('transform_kernels needs one entry more than transform_channels, got '
                              f'{tuple(transform_kernels)} and {tuple(transform_channels)}')

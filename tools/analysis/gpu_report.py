@@ -28,7 +28,6 @@ import datetime
 import os
 import os.path as osp
 import platform
-import re
 import subprocess
 import sys
 import time

@@ -10,6 +10,7 @@ from mmengine.runner import Runner, find_latest_checkpoint
 
 from ..compat import init_cpu_distributed, name_processes_without_cuda
 from ..datasets import name_sample_errors
+from ..datasets.video_decoders import apply_decoder_switch
 from ..engine import check_resume_checkpoint
 
 
@@ -119,11 +120,13 @@ def build_runner(cfg: Config) -> Runner:
     :class:`~msnet_mmaction.engine.AtomicCheckpointHook` where the config names the stock
     ``CheckpointHook``, so that a job killed while saving can still be resumed, and names the
     samples that fail to load in every dataset
-    (:func:`~msnet_mmaction.datasets.name_sample_errors`). Without CUDA, the runner's environment
+    (:func:`~msnet_mmaction.datasets.name_sample_errors`), whose decoder switch applies to stock
+    dataset types too (:func:`~msnet_mmaction.datasets.video_decoders.apply_decoder_switch`). Without CUDA, the runner's environment
     log counts processes rather than GPUs.
     """
     init_cpu_distributed(cfg, cfg.launcher)
     name_processes_without_cuda()
+    apply_decoder_switch(cfg)
     name_sample_errors(cfg)
     checkpoint = cfg.get('default_hooks', {}).get('checkpoint')
     if checkpoint is not None and checkpoint.get('type') == 'CheckpointHook':

@@ -4,11 +4,18 @@ decord, MMAction2's default, has wheels for x86-64 (Linux, Windows, macOS) only:
 nodes (Grace-Hopper) and Apple-silicon laptops it is missing. The video datasets of this package
 take ``decoder`` (``'auto'``, ``'decord'``, ``'pyav'`` or ``'opencv'``) and rewrite their
 pipelines' video steps, MMAction2's own ``*Init``/``*Decode`` transforms, to that library's.
-``'auto'`` picks the first installed of :data:`DECODERS`; a decoder named but not installed is an
-error that names the switch.
+``'auto'`` keeps the pipeline's own decoder where it is installed and otherwise picks the first
+installed of :data:`DECODERS`; a decoder named but not installed is an error that names the
+switch. For a config whose dataset type has no ``decoder`` argument (a stock
+MMAction2 ``VideoDataset`` swapped in by ``--cfg-options``), this project's tools apply the switch
+to its pipeline instead (:func:`apply_decoder_switch`).
 """
 import importlib.util
-from typing import Dict, List, Sequence
+import inspect
+from typing import Dict, List, Optional, Sequence
+
+from mmaction.registry import DATASETS
+from mmengine.config import Config
 
 #: Decoders in the order ``'auto'`` tries them, with the module each needs and its MMAction2
 #: (init, decode) transforms.
@@ -26,15 +33,26 @@ def installed(decoder: str) -> bool:
     return importlib.util.find_spec(DECODERS[decoder][0]) is not None
 
 
-def resolve_decoder(decoder: str = 'auto', switch: str = 'decoder') -> str:
-    """The decoder to use: ``decoder`` itself, or for ``'auto'`` the first installed one.
+def pipeline_decoder(pipeline: Sequence[dict]) -> Optional[str]:
+    """The decoder whose init step ``pipeline`` has; None for a pipeline without one."""
+    for step in pipeline:
+        for name, (_, init, _) in DECODERS.items():
+            if step.get('type') == init:
+                return name
+    return None
+
+
+def resolve_decoder(decoder: str = 'auto', switch: str = 'decoder',
+                    preferred: Optional[str] = None) -> str:
+    """The decoder to use: ``decoder`` itself, or for ``'auto'`` ``preferred`` (the pipeline's
+    own) where installed, else the first installed one.
 
     Raises:
         ValueError: ``decoder`` is unknown, or not installed; the message names ``switch``, the
             setting that chose it.
     """
     if decoder == 'auto':
-        for name in DECODERS:
+        for name in ([preferred] if preferred else []) + list(DECODERS):
             if installed(name):
                 return name
         raise ValueError(f'no video decoder is installed (decord, PyAV or OpenCV); install one '
@@ -63,3 +81,22 @@ def with_decoder(pipeline: Sequence[dict], decoder: str) -> List[dict]:
             step = dict(type=decode)
         steps.append(step)
     return steps
+
+
+def apply_decoder_switch(cfg: Config) -> None:
+    """For each data loader's dataset whose type takes no ``decoder``: remove the ``decoder`` key
+    from its config and rewrite its pipeline for that decoder instead."""
+    for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        loader = cfg.get(name)
+        dataset = loader.get('dataset') if loader else None
+        if not dataset or 'decoder' not in dataset:
+            continue
+        dataset_class = DATASETS.get(dataset.get('type'))
+        if (not isinstance(dataset_class, type)
+                or 'decoder' in inspect.signature(dataset_class.__init__).parameters):
+            continue
+        pipeline = dataset.get('pipeline', [])
+        decoder = resolve_decoder(dataset.pop('decoder'), switch=f'{name}.dataset.decoder',
+                                  preferred=pipeline_decoder(pipeline))
+        if pipeline:
+            dataset.pipeline = with_decoder(pipeline, decoder)

@@ -81,3 +81,21 @@ def test_the_demo_pipeline_follows_the_switch(without_decord):
         'OpenCVInit', 'SampleFrames', 'OpenCVDecode']
     with pytest.raises(ValueError, match='--decoder'):
         video_test_pipeline(raw, 'decord')
+
+
+def test_auto_keeps_the_pipelines_own_decoder_where_installed(without_decord):
+    opencv = [dict(type='OpenCVInit'), dict(type='OpenCVDecode')]
+    decord = [dict(type='DecordInit'), dict(type='DecordDecode')]
+    assert video_decoders.pipeline_decoder(opencv) == 'opencv'
+    assert video_decoders.pipeline_decoder([dict(type='RawFrameDecode')]) is None
+    assert video_decoders.resolve_decoder('auto', preferred='opencv') == 'opencv'
+    assert video_decoders.resolve_decoder('auto', preferred='decord') != 'decord'
+    cfg = Config(dict(train_dataloader=dict(dataset=dict(type='VideoDataset', decoder='auto',
+                                                         pipeline=decord)),
+                      val_dataloader=dict(dataset=dict(type='CheckedVideoDataset',
+                                                       decoder='auto', pipeline=decord))))
+    video_decoders.apply_decoder_switch(cfg)
+    stock = cfg.train_dataloader.dataset
+    assert 'decoder' not in stock and stock.pipeline[0]['type'] != 'DecordInit'
+    # A type that takes the switch itself keeps it.
+    assert cfg.val_dataloader.dataset.decoder == 'auto'

@@ -19,6 +19,7 @@ from mmengine.config import Config
 from torch.utils.data import DataLoader
 
 from msnet_mmaction.datasets import BadSampleError, name_sample_errors
+from msnet_mmaction.datasets.video_decoders import apply_decoder_switch
 from msnet_mmaction.engine import checkpoint_problem
 
 VIDEO_CONFIG = MSNET_CONFIG.replace('.py', '-videos.py')
@@ -35,8 +36,9 @@ PACK = [dict(type='Resize', scale=(64, 64), keep_ratio=False),
 
 
 def stock_dataset(root: str, kind: str, pipeline=None, **kwargs):
-    """MMAction2's own VideoDataset or RawframeDataset over a synthetic set, wrapped as
-    ``tools/train.py`` wraps it (:func:`~msnet_mmaction.datasets.name_sample_errors`)."""
+    """MMAction2's own VideoDataset or RawframeDataset over a synthetic set, prepared as
+    ``tools/train.py`` prepares it (decoder switch on its pipeline, wrapped by
+    :func:`~msnet_mmaction.datasets.name_sample_errors`)."""
     os.environ['MSNET_SYNTHETIC_ROOT'] = root
     try:
         cfg = Config.fromfile(MSNET_CONFIG if kind == 'rawframes' else VIDEO_CONFIG)
@@ -47,6 +49,7 @@ def stock_dataset(root: str, kind: str, pipeline=None, **kwargs):
     if pipeline is not None:
         dataset.pipeline = pipeline
     dataset.update(kwargs)
+    apply_decoder_switch(cfg)
     name_sample_errors(cfg)
     assert cfg.train_dataloader.dataset.type == 'NamedSampleErrors'
     return DATASETS.build(cfg.train_dataloader.dataset)

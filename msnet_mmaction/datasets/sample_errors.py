@@ -19,7 +19,7 @@ list. Two ways to turn it on, neither of which changes MMAction2's classes:
 """
 import os.path as osp
 import random
-from typing import Dict, Optional, Union
+from typing import Dict, Iterator, Optional, Tuple, Union
 
 from mmaction.registry import DATASETS
 from mmengine.config import Config, ConfigDict
@@ -143,16 +143,21 @@ class NamedSampleErrors(Dataset):
                              f'{getattr(self.dataset, "ann_file", self.dataset)}')
 
 
+def loader_datasets(cfg: Config) -> Iterator[Tuple[str, ConfigDict]]:
+    """(name, data loader config) of each of ``cfg``'s data loaders that has a dataset."""
+    for name in DATALOADERS:
+        loader = cfg.get(name)
+        if loader and loader.get('dataset'):
+            yield name, loader
+
+
 def name_sample_errors(cfg: Config) -> None:
     """Wrap the dataset of each of ``cfg``'s data loaders in :class:`NamedSampleErrors`, unless
     its type names its failures already; a ``skip_bad_samples`` in the dataset's config moves to
     the wrapper. Runs after ``--cfg-options``, which therefore address the datasets as the config
     writes them."""
-    for name in DATALOADERS:
-        loader = cfg.get(name)
-        dataset = loader.get('dataset') if loader else None
-        if not dataset:
-            continue
+    for _, loader in loader_datasets(cfg):
+        dataset = loader.dataset
         dataset_class = DATASETS.get(dataset.get('type'))
         if isinstance(dataset_class, type) and issubclass(
                 dataset_class, (NamedSampleErrorsMixin, NamedSampleErrors)):

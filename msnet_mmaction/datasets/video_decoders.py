@@ -17,6 +17,8 @@ from typing import Dict, List, Optional, Sequence
 from mmaction.registry import DATASETS
 from mmengine.config import Config
 
+from .sample_errors import loader_datasets
+
 #: Decoders in the order ``'auto'`` tries them, with the module each needs and its MMAction2
 #: (init, decode) transforms.
 DECODERS: Dict[str, tuple] = {
@@ -86,10 +88,9 @@ def with_decoder(pipeline: Sequence[dict], decoder: str) -> List[dict]:
 def apply_decoder_switch(cfg: Config) -> None:
     """For each data loader's dataset whose type takes no ``decoder``: remove the ``decoder`` key
     from its config and rewrite its pipeline for that decoder instead."""
-    for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        loader = cfg.get(name)
-        dataset = loader.get('dataset') if loader else None
-        if not dataset or 'decoder' not in dataset:
+    for name, loader in loader_datasets(cfg):
+        dataset = loader.dataset
+        if 'decoder' not in dataset:
             continue
         dataset_class = DATASETS.get(dataset.get('type'))
         if (not isinstance(dataset_class, type)

@@ -36,13 +36,14 @@ def kernel_soft_argmax_path(correlation: Tensor, backward: bool = False) -> Kern
     """Which code computes the soft-argmax of the (N, P * P, H, W) volume (its backward pass with
     ``backward=True``), in which dtype, and why."""
     dtype = compute_dtype(correlation.dtype, ())
-    reason = switched_off() or triton_refusal(correlation.device)
+    off = switched_off()
+    reason = off or triton_refusal(correlation.device)
     if reason is None:
         from . import kernel_soft_argmax_triton
         reason = kernel_soft_argmax_triton.refusal(correlation, dtype)
         if reason is None:
             return KernelPath(TRITON, dtype, f'{correlation.dtype} on {correlation.device.type}')
-    elif correlation.is_cpu and switched_off() is None:
+    elif correlation.is_cpu and off is None:
         if dtype not in CPU_DTYPES:
             reason = f'the compiled CPU kernel takes float32, not {correlation.dtype}'
         elif backward:

@@ -34,14 +34,15 @@ def local_correlation_path(a: Tensor, b: Tensor, max_displacement: int,
                            dilation: int) -> KernelPath:
     """Which code computes the correlation of ``a`` and ``b`` (N, C, H, W), forward and backward,
     in which dtype, and why."""
-    reason = switched_off() or triton_refusal(a.device)
+    off = switched_off()
+    reason = off or triton_refusal(a.device)
     if reason is None:
         from . import local_correlation_triton
         reason = local_correlation_triton.refusal(a, b, max_displacement)
         if reason is None:
             return KernelPath(TRITON, a.dtype,
                               f'{a.dtype} on {a.device.type}, {a.shape[1]} channels')
-    elif a.is_cpu and switched_off() is None:
+    elif a.is_cpu and off is None:
         dtype = compute_dtype(a.dtype, CPU_DTYPES)
         if dtype not in CPU_DTYPES:
             reason = f'the compiled CPU kernel takes float32 and float64, not {a.dtype}'

@@ -7,8 +7,9 @@ learning curves.
 Each config and seed is trained with ``tools/train.py`` and evaluated on the held-out list by the
 config's validation loop at the end (``msnet_mmaction.analysis.equal_budget``); each ``--control``
 config is trained with the first seed only. Runs go ``--jobs`` at a time, with the cores shared
-out among them. A run that already validated in the work dir is reused, so an interrupted
-comparison resumes. The table (also ``table.md``) gives held-out top-1 per seed and its mean and
+out among them. A run that already validated in the work dir with the same resolved config,
+seed, data root and overrides is reused, so an interrupted comparison resumes; one left by anything
+else is trained again. The table (also ``table.md``) gives held-out top-1 per seed and its mean and
 spread, then the first config's lead over each other one; ``curves.png`` plots the accuracy of
 the training batches against the iteration (averaged over ``--curve-window`` iterations), which
 is accuracy on unseen clips when every training clip is new.

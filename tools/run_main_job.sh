@@ -21,7 +21,9 @@ speed=4  # pixels per frame: one grid step of the module's 16x16 map
 generator=(--speed $speed $speed --density 5 7 --train-clips $((iters * 8)) --val-clips 200
            --formats rawframes)
 if [ "$(cat "$data/generator_args" 2>/dev/null)" != "${generator[*]}" ]; then
-    rm -rf "$data"
+    # Runs trained on other data would otherwise be reused: a run's identity does not cover the
+    # data files, only where they live.
+    rm -rf "$data" "$work"
     python tools/data/make_synthetic_motion.py --out "$data" "${generator[@]}"
     echo "${generator[*]}" > "$data/generator_args"
 fi

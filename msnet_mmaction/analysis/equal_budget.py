@@ -3,18 +3,22 @@
 
 Each run trains one config with one seed in a subprocess through ``tools/train.py``'s entry point,
 ``python -m msnet_mmaction.apis.train`` (from the current directory, against which relative config
-and data paths resolve), exactly as a user would, and is evaluated on the held-out list by the config's validation loop at the end of
-training (the synthetic configs validate after their one epoch). Runs go ``jobs`` at a time with
-the cores shared out among them (``OMP_NUM_THREADS``); the data loaders run in the training
-process, so no worker competes for the cores either. A run keeps its checkpoint and logs, so an
-interrupted comparison resumes without repeating it.
+and data paths resolve), exactly as a user would, and is evaluated on the held-out list by the
+config's validation loop at the end of training (the synthetic configs validate after their one
+epoch). Runs go ``jobs`` at a time with the cores shared out among them (``OMP_NUM_THREADS``);
+the data loaders run in the training process, so no worker competes for the cores either. A run
+keeps its checkpoint and logs, so an interrupted comparison resumes without repeating it; a run
+left by another config, seed, data root or override (:func:`run_identity`) is trained again from
+an emptied work dir.
 """
 import glob
 import json
 import os
 import os.path as osp
+import shutil
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -23,6 +27,10 @@ from typing import (Callable, Dict, Iterable, Iterator, List, NamedTuple, Option
 
 import numpy as np
 
+
+#: Written into a run's work dir when it finishes: the :func:`run_identity` it was trained with.
+IDENTITY_FILE = 'run_identity.json'
+_PARSE_LOCK = threading.Lock()
 
 
 class Run(NamedTuple):
@@ -36,6 +44,15 @@ class Run(NamedTuple):
     @property
     def name(self) -> str:
         return osp.splitext(osp.basename(self.config))[0]
+
+
+def _parse_config(path: str):
+    """``Config.fromfile(path)``, one thread at a time: MMEngine's parser is not thread-safe (its
+    package look-ups through pkg_resources fail when two threads parse at once), and
+    :func:`run_all`'s threads each parse their run's config."""
+    from mmengine.config import Config
+    with _PARSE_LOCK:
+        return Config.fromfile(path)
 
 
 def _python(args: List[str], env: Dict[str, str], log: str) -> None:
@@ -82,9 +99,8 @@ def budget_used(work_dir: str) -> Dict[str, int]:
     """What a finished run trained and was tested on, read from what it left: the iterations it
     logged, its batch size and the clips in its training and held-out lists (from the config the
     runner wrote into ``work_dir``, with every override applied)."""
-    from mmengine.config import Config
     (config, ) = glob.glob(osp.join(work_dir, '*.py'))
-    cfg = Config.fromfile(config)
+    cfg = _parse_config(config)
 
     def clips(loader) -> int:
         root = loader.dataset.get('data_root') or ''
@@ -94,6 +110,31 @@ def budget_used(work_dir: str) -> Dict[str, int]:
     steps = [int(r['step']) for r in _scalars(work_dir) if 'loss' in r and 'step' in r]
     return dict(iterations=max(steps, default=0), batch_size=cfg.train_dataloader.batch_size,
                 train_clips=clips(cfg.train_dataloader), val_clips=clips(cfg.val_dataloader))
+
+
+def run_identity(run: Run) -> dict:
+    """What a run's result depends on besides the data files: the config as resolved with its
+    bases (a changed base config counts), the seed, the data root and the overrides."""
+    cfg = _parse_config(run.config)
+    return dict(config=json.loads(json.dumps(cfg.to_dict(), sort_keys=True, default=repr)),
+                seed=run.seed, data_root=run.data_root, options=list(run.options))
+
+
+def reusable_metrics(run: Run, identity: dict) -> Optional[Dict[str, float]]:
+    """The held-out metrics ``run.work_dir`` holds if a run of the same :func:`run_identity`
+    finished there; otherwise None, and the work dir is emptied so that another run's logs do not
+    mix with the next one's."""
+    path = osp.join(run.work_dir, IDENTITY_FILE)
+    if osp.isfile(path):
+        with open(path) as f:
+            if json.load(f) == identity:
+                return held_out_metrics(run.work_dir)
+    if os.listdir(run.work_dir):
+        print(f'{run.work_dir} holds a run of another config, seed, data root or overrides: '
+              'training again', flush=True)
+        shutil.rmtree(run.work_dir)
+        os.makedirs(run.work_dir)
+    return None
 
 
 def train_and_test(run: Run, threads: int) -> dict:
@@ -109,7 +150,8 @@ def train_and_test(run: Run, threads: int) -> dict:
                'train_dataloader.persistent_workers=False', 'val_dataloader.num_workers=0',
                'val_dataloader.persistent_workers=False', *run.options]
     seconds = None
-    metrics = held_out_metrics(run.work_dir)
+    identity = run_identity(run)
+    metrics = reusable_metrics(run, identity)
     if metrics is None:
         start = time.time()
         _python(['-m', 'msnet_mmaction.apis.train', run.config, '--work-dir', run.work_dir,
@@ -118,6 +160,8 @@ def train_and_test(run: Run, threads: int) -> dict:
         metrics = held_out_metrics(run.work_dir)
         if metrics is None:
             raise RuntimeError(f'{run.config} did not validate; give it a val_dataloader')
+        with open(osp.join(run.work_dir, IDENTITY_FILE), 'w') as f:
+            json.dump(identity, f)
     with open(osp.join(run.work_dir, 'last_checkpoint')) as f:
         checkpoint = f.read().strip()
     return dict(model=run.name, seed=run.seed, checkpoint=checkpoint, train_seconds=seconds,

@@ -2,12 +2,14 @@
 run for real on tiny settings, and their tables, leads and plots from known results."""
 import json
 import os.path as osp
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from helpers import REPO, python
 
-from msnet_mmaction.analysis.equal_budget import (format_budget, format_leads, format_table,
-                                                  learning_curve, plot_curves, trailing_mean)
+from msnet_mmaction.analysis.equal_budget import (IDENTITY_FILE, Run, format_budget, format_leads,
+                                                  format_table, learning_curve, plot_curves,
+                                                  reusable_metrics, run_identity, trailing_mean)
 
 CONFIGS = [osp.join(REPO, 'configs', f'{m}_r18_8f_synthetic-motion.py') for m in ('msnet', 'tsn')]
 
@@ -44,6 +46,28 @@ def test_trailing_mean_averages_the_window_up_to_each_point():
     assert trailing_mean(curve, 3) == [(1, 0.0), (2, 25.0), (3, 50.0), (5, 62.5)]
 
 
+def test_a_run_is_reused_only_by_the_same_config_seed_and_overrides(tmp_path):
+    config = tmp_path / 'child.py'
+    config.write_text(f"_base_ = ['{CONFIGS[1]}']\n")
+    run = Run(str(config), 0, str(tmp_path / 'run'), '/data', ('a=1', ))
+    identity = run_identity(run)
+    assert identity['config']['model']['cls_head']['num_classes'] == 8  # the base is resolved
+    logs = tmp_path / 'run' / '20261205_000000' / 'vis_data'
+    logs.mkdir(parents=True)
+    (logs / 'scalars.json').write_text(json.dumps({'acc/top1': 0.5, 'acc/top5': 1.0,
+                                                   'acc/mean1': 0.5}) + '\n')
+    (tmp_path / 'run' / IDENTITY_FILE).write_text(json.dumps(identity))
+    assert reusable_metrics(run, identity) == dict(top1=50.0, top5=100.0, mean_class=50.0)
+    for other in (run._replace(seed=1), run._replace(options=('a=2', )),
+                  run._replace(data_root='/elsewhere')):
+        assert run_identity(other) != identity
+    config.write_text(f"_base_ = ['{CONFIGS[1]}']\nmodel = dict(cls_head=dict(num_classes=4))\n")
+    changed = run_identity(run)
+    assert changed != identity
+    assert reusable_metrics(run, changed) is None
+    assert list((tmp_path / 'run').iterdir()) == []  # the other run's logs are gone
+
+
 @pytest.mark.slow
 def test_compare_models_trains_tests_and_resumes(synthetic_root, tmp_path):
     work_dir = str(tmp_path / 'compare')
@@ -76,6 +100,10 @@ def test_compare_models_trains_tests_and_resumes(synthetic_root, tmp_path):
     with open(osp.join(work_dir, 'results.json')) as f:
         assert [r['top1'] for r in json.load(f)] == [r['top1'] for r in results]
     assert again.count(' | - |') == 2  # no training time for either config: the runs were reused
+    changed = python(*args, 'model.cls_head.dropout_ratio=0.3').stdout
+    assert changed.count(' | - |') == 0  # another override: both configs trained again
+    with open(osp.join(work_dir, 'results.json')) as f:
+        assert all([step for step, _ in r['curve']] == [1, 2] for r in json.load(f))
 
 
 @pytest.mark.slow
@@ -119,3 +147,11 @@ def test_robustness_study_runs_each_setting(tmp_path):
         ('source 128 px', 8, 2, 8), ('relative motion', 2, 2, 8)}
     with open(osp.join(work_dir, 'robustness.md')) as f:
         assert f.read().startswith('2 iterations of 4 clips, 8 held-out clips')
+
+
+def test_run_identities_are_taken_from_several_threads_at_once(tmp_path):
+    runs = [Run(CONFIGS[seed % 2], seed, str(tmp_path / str(seed))) for seed in range(4)]
+    with ThreadPoolExecutor(4) as pool:
+        identities = list(pool.map(run_identity, runs))
+    assert [i['seed'] for i in identities] == [0, 1, 2, 3]
+    assert identities[0]['config'] == identities[2]['config'] != identities[1]['config']

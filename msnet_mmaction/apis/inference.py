@@ -50,9 +50,8 @@ def load_recognizer(config: Union[str, Config], checkpoint: Optional[str] = None
 def video_test_pipeline(pipeline: List[dict], decoder: str = 'auto') -> List[dict]:
     """A config's test pipeline made to read a video file with ``decoder`` (``'auto'``: decord,
     else PyAV, else OpenCV, the first installed): raw-frame decoding becomes video decoding."""
-    from ..datasets.video_decoders import (DECODERS, pipeline_decoder, resolve_decoder,
-                                           with_decoder)
-    name = resolve_decoder(decoder, switch='--decoder', preferred=pipeline_decoder(pipeline))
+    from ..datasets.video_decoders import DECODERS, resolve_decoder, with_decoder
+    name = resolve_decoder(decoder, switch='--decoder', pipeline=pipeline)
     _, init, decode = DECODERS[name]
     steps = [dict(step) for step in pipeline]
     types = [step['type'] for step in steps]

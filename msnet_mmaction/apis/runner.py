@@ -121,8 +121,8 @@ def build_runner(cfg: Config) -> Runner:
     ``CheckpointHook``, so that a job killed while saving can still be resumed, and names the
     samples that fail to load in every dataset
     (:func:`~msnet_mmaction.datasets.name_sample_errors`), whose decoder switch applies to stock
-    dataset types too (:func:`~msnet_mmaction.datasets.video_decoders.apply_decoder_switch`). Without CUDA, the runner's environment
-    log counts processes rather than GPUs.
+    dataset types too (:func:`~msnet_mmaction.datasets.video_decoders.apply_decoder_switch`).
+    Without CUDA, the runner's environment log counts processes rather than GPUs.
     """
     init_cpu_distributed(cfg, cfg.launcher)
     name_processes_without_cuda()

@@ -12,7 +12,7 @@ from mmaction.registry import DATASETS
 
 from .annotations import AnnotationError
 from .sample_errors import NamedSampleErrorsMixin
-from .video_decoders import pipeline_decoder, resolve_decoder, with_decoder
+from .video_decoders import resolve_decoder, with_decoder
 
 
 class _Checked:
@@ -67,10 +67,10 @@ class CheckedVideoDataset(_Checked, NamedSampleErrorsMixin, VideoDataset):
 
     Args:
         max_label (int, optional): Largest valid label, checked while the list is read.
-        decoder (str): ``'auto'`` (the pipeline's own decoder where installed, else decord,
-            PyAV, OpenCV: the first installed),
-            ``'decord'``, ``'pyav'`` or ``'opencv'``; the pipeline's video init and decode steps
-            become that library's (:mod:`.video_decoders`). Defaults to ``'auto'``.
+        decoder (str): ``'auto'`` (the pipeline's own decoder where installed, else the first
+            installed of decord, PyAV, OpenCV), ``'decord'``, ``'pyav'`` or ``'opencv'``; the
+            pipeline's video init and decode steps become that library's
+            (:mod:`.video_decoders`). Defaults to ``'auto'``.
         **kwargs: Passed to ``VideoDataset``, ``skip_bad_samples`` included.
     """
 
@@ -79,8 +79,7 @@ class CheckedVideoDataset(_Checked, NamedSampleErrorsMixin, VideoDataset):
         self.max_label = max_label
         self.decoder = resolve_decoder(
             decoder, switch="the dataset's decoder (e.g. --cfg-options "
-            'train_dataloader.dataset.decoder=pyav)',
-            preferred=pipeline_decoder(kwargs.get('pipeline', [])))
+            'train_dataloader.dataset.decoder=pyav)', pipeline=kwargs.get('pipeline', ()))
         if 'pipeline' in kwargs:
             kwargs['pipeline'] = with_decoder(kwargs['pipeline'], self.decoder)
         super().__init__(*args, **kwargs)

@@ -6,9 +6,9 @@ take ``decoder`` (``'auto'``, ``'decord'``, ``'pyav'`` or ``'opencv'``) and rewr
 pipelines' video steps, MMAction2's own ``*Init``/``*Decode`` transforms, to that library's.
 ``'auto'`` keeps the pipeline's own decoder where it is installed and otherwise picks the first
 installed of :data:`DECODERS`; a decoder named but not installed is an error that names the
-switch. For a config whose dataset type has no ``decoder`` argument (a stock
-MMAction2 ``VideoDataset`` swapped in by ``--cfg-options``), this project's tools apply the switch
-to its pipeline instead (:func:`apply_decoder_switch`).
+switch. For a config whose dataset type has no ``decoder`` argument (a stock MMAction2
+``VideoDataset`` swapped in by ``--cfg-options``), this project's tools apply the switch to its
+pipeline instead (:func:`apply_decoder_switch`).
 """
 import importlib.util
 import inspect
@@ -45,15 +45,16 @@ def pipeline_decoder(pipeline: Sequence[dict]) -> Optional[str]:
 
 
 def resolve_decoder(decoder: str = 'auto', switch: str = 'decoder',
-                    preferred: Optional[str] = None) -> str:
-    """The decoder to use: ``decoder`` itself, or for ``'auto'`` ``preferred`` (the pipeline's
-    own) where installed, else the first installed one.
+                    pipeline: Sequence[dict] = ()) -> str:
+    """The decoder to use: ``decoder`` itself, or for ``'auto'`` the one ``pipeline`` already
+    uses (:func:`pipeline_decoder`) where installed, else the first installed one.
 
     Raises:
         ValueError: ``decoder`` is unknown, or not installed; the message names ``switch``, the
             setting that chose it.
     """
     if decoder == 'auto':
+        preferred = pipeline_decoder(pipeline)
         for name in ([preferred] if preferred else []) + list(DECODERS):
             if installed(name):
                 return name
@@ -98,6 +99,6 @@ def apply_decoder_switch(cfg: Config) -> None:
             continue
         pipeline = dataset.get('pipeline', [])
         decoder = resolve_decoder(dataset.pop('decoder'), switch=f'{name}.dataset.decoder',
-                                  preferred=pipeline_decoder(pipeline))
+                                  pipeline=pipeline)
         if pipeline:
             dataset.pipeline = with_decoder(pipeline, decoder)

@@ -88,8 +88,8 @@ def test_auto_keeps_the_pipelines_own_decoder_where_installed(without_decord):
     decord = [dict(type='DecordInit'), dict(type='DecordDecode')]
     assert video_decoders.pipeline_decoder(opencv) == 'opencv'
     assert video_decoders.pipeline_decoder([dict(type='RawFrameDecode')]) is None
-    assert video_decoders.resolve_decoder('auto', preferred='opencv') == 'opencv'
-    assert video_decoders.resolve_decoder('auto', preferred='decord') != 'decord'
+    assert video_decoders.resolve_decoder('auto', pipeline=opencv) == 'opencv'
+    assert video_decoders.resolve_decoder('auto', pipeline=decord) != 'decord'
     cfg = Config(dict(train_dataloader=dict(dataset=dict(type='VideoDataset', decoder='auto',
                                                          pipeline=decord)),
                       val_dataloader=dict(dataset=dict(type='CheckedVideoDataset',

@@ -4,4 +4,5 @@ _base_ = ['./tsm_r18_8f_synthetic-motion-videos.py']
 
 model = dict(
     type='MSNet',
-    motion=dict(type='MotionSqueeze', in_channels=64, insert_after='layer1', output_scale=8.0))
+    motion=dict(type='MotionSqueeze', in_channels=64, insert_after='layer1', output_scale=8.0,
+                transform_bias=1.5))

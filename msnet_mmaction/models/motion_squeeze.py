@@ -91,6 +91,11 @@ class MotionSqueeze(BaseModule):
         output_scale (float): Initial weight of the transformation's last BatchNorm, which sets
             the scale of the motion features added to the stream when training starts. Defaults
             to 1, the released code's.
+        transform_bias (float): Initial bias of the BatchNorms the transformation's ReLUs follow.
+            At 0 (the released code's), each of those ReLUs passes about half of its channel's
+            values when training starts, and the first block's, which filters u and v channel
+            by channel, keeps one sign of each. A positive bias starts those blocks closer to
+            linear, so motion either way reaches the stream. Defaults to 0.
         init_cfg (dict or list[dict], optional): Initialisation. Defaults to None:
             :data:`RELEASED_INIT`, the released code's (its ResNet initialises every conv
             Kaiming-normal, fan_out, and every BN to weight 1, bias 0, the module's included,
@@ -112,6 +117,7 @@ class MotionSqueeze(BaseModule):
                  transform_kernels: Sequence[int] = (7, 3, 3, 3),
                  implementation: str = 'auto',
                  output_scale: float = 1.0,
+                 transform_bias: float = 0.0,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         super().__init__(init_cfg=copy.deepcopy(RELEASED_INIT) if init_cfg is None else init_cfg)
         if num_segments is not None and num_segments < 2:
@@ -133,6 +139,7 @@ class MotionSqueeze(BaseModule):
         self.use_confidence = use_confidence
         self.implementation = implementation
         self.output_scale = output_scale
+        self.transform_bias = transform_bias
         self.reduction = nn.Sequential(*_conv_bn_relu(in_channels, reduced_channels))
         widths = [2 * use_displacement + use_confidence, *transform_channels, in_channels]
         blocks = len(transform_kernels)
@@ -143,9 +150,13 @@ class MotionSqueeze(BaseModule):
         self._deferred_checks: Optional[List[Tuple[Tensor, int]]] = None
 
     def init_weights(self) -> None:
-        """Initialise by ``init_cfg``, then the last BatchNorm's weight to ``output_scale``."""
+        """Initialise by ``init_cfg``, then the transformation's BatchNorms: the last one's weight
+        to ``output_scale``, the biases of those before a ReLU to ``transform_bias``."""
         super().init_weights()
-        nn.init.constant_(self.transform[-1][-1].weight, self.output_scale)
+        norms = [m for m in self.transform.modules() if isinstance(m, nn.BatchNorm2d)]
+        for norm in norms[:-1]:
+            nn.init.constant_(norm.bias, self.transform_bias)
+        nn.init.constant_(norms[-1].weight, self.output_scale)
 
     def forward(self, x: Tensor, return_maps: bool = False) -> Union[Tensor, Tuple[Tensor, MotionMaps]]:
         """Add motion features to ``x``.

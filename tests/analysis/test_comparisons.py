@@ -109,20 +109,33 @@ def test_compare_models_trains_tests_and_resumes(synthetic_root, tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize('sweep, values', [('coherence', ['1', '0.5'])])
 def test_motion_study_sweeps_one_property(sweep, values, tmp_path):
+    """A sweep over two values with TSN on a tiny budget; run again it reuses every run, and with
+    another override it trains every run again."""
     work_dir = str(tmp_path / 'study')
-    out = python('tools/analysis/motion_study.py', sweep, '--values', *values, '--models', 'tsn',
-                 '--seeds', '0', '--iters', '2', '--batch', '4', '--val-clips', '8', '--size', '32',
-                 '--work-dir', work_dir, '--generator', '--density', '2', '3').stdout
+    args = ('tools/analysis/motion_study.py', sweep, '--values', *values, '--models', 'tsn',
+            '--seeds', '0', '--iters', '2', '--batch', '4', '--val-clips', '8', '--size', '32',
+            '--work-dir', work_dir)
+    generator = ('--generator', '--density', '2', '3')
+    out = python(*args, *generator).stdout
     rows = [line for line in out.splitlines() if line.startswith('| ') and '|---' not in line]
     assert rows[0].startswith('| coherence (fraction of objects moving with the label) | TSN |')
     assert [row.split('|')[1].strip() for row in rows[1:]] == values
-    with open(osp.join(work_dir, sweep, 'results.jsonl')) as f:
-        results = [json.loads(line) for line in f]
+    with open(osp.join(work_dir, sweep, 'results.json')) as f:
+        results = json.load(f)
     assert sorted(r['value'] for r in results) == sorted(float(v) for v in values)
     assert all(r['classes'] == 8 and r['generator'] == ['--density', '2', '3'] for r in results)
+    assert all(r['train_seconds'] is not None for r in results)
     assert osp.isfile(osp.join(work_dir, sweep, 'study.png'))
     with open(osp.join(work_dir, sweep, 'data', 'coherence=0.5', 'train_list_rawframes.txt')) as f:
         assert len(f.readlines()) == 8
+    python(*args, *generator)
+    with open(osp.join(work_dir, sweep, 'results.json')) as f:
+        again = json.load(f)
+    assert [r['top1'] for r in again] == [r['top1'] for r in results]
+    assert all(r['train_seconds'] is None for r in again)  # reused, not trained
+    python(*args, '--cfg-options', 'model.cls_head.dropout_ratio=0.3', *generator)
+    with open(osp.join(work_dir, sweep, 'results.json')) as f:
+        assert all(r['train_seconds'] is not None for r in json.load(f))
 
 
 @pytest.mark.slow
@@ -141,8 +154,8 @@ def test_robustness_study_runs_each_setting(tmp_path):
     frame = cv2.imread(osp.join(work_dir, 'data', 'source_128_px', 'rawframes', 'train_00000',
                                 'img_00001.jpg'))
     assert frame.shape == (128, 128, 3)
-    with open(osp.join(work_dir, 'results.jsonl')) as f:
-        results = [json.loads(line) for line in f]
+    with open(osp.join(work_dir, 'results.json')) as f:
+        results = json.load(f)
     assert {(r['setting'], r['classes'], r['iterations'], r['train_clips']) for r in results} == {
         ('source 128 px', 8, 2, 8), ('relative motion', 2, 2, 8)}
     with open(osp.join(work_dir, 'robustness.md')) as f:

@@ -85,6 +85,29 @@ def test_output_scale_sets_the_initial_size_of_the_motion_features(scale):
     torch.testing.assert_close(added[scale], scale * added[1.0], rtol=1e-4, atol=1e-5)
 
 
+def test_transform_bias_keeps_the_sign_of_the_motion_at_the_start():
+    """The hidden BatchNorms start at bias ``transform_bias`` (the last keeps bias 0 and weight
+    ``output_scale``). The first block filters u, v and the confidence channel by channel; in
+    training mode its BatchNorm standardises each channel, so at a bias well above the
+    standardised values its ReLU cuts nothing and the opposite motion gives features mirrored
+    about the bias. At the released bias 0 the ReLU keeps one sign of each channel only."""
+    torch.manual_seed(0)
+    motion = 0.3 * torch.randn(4, 3, 10, 10)
+    for bias, mirrored in ((10.0, True), (0.0, False)):
+        torch.manual_seed(1)
+        module = MotionSqueeze(in_channels=8, num_segments=4, output_scale=2.0,
+                               transform_bias=bias)
+        module.init_weights()
+        norms = [m for m in module.transform.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+        assert len(norms) == 8
+        assert all(torch.all(n.bias == bias) for n in norms[:-1])
+        assert torch.all(norms[-1].bias == 0) and torch.all(norms[-1].weight == 2.0)
+        first_relu = module.transform[0][:3]
+        with torch.no_grad():
+            both = first_relu(motion) + first_relu(-motion)
+        assert torch.allclose(both, torch.full_like(both, 2 * bias), atol=1e-4) == mirrored
+
+
 def test_last_frame_reuses_last_pair_and_output_is_residual():
     module = MotionSqueeze(in_channels=16, num_segments=4, max_displacement=2).eval()
     captured = {}

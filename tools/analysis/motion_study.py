@@ -11,11 +11,12 @@ generator options from ``--generator``), then trains each model for ``--iters`` 
 and evaluates it on the held-out clips (:mod:`msnet_mmaction.analysis.equal_budget`). The models differ only in their temporal
 modelling: the synthetic-motion configs, ResNet-18 from scratch, AdamW and a cosine schedule.
 
-Each result is appended to ``results.jsonl`` in the work dir as it comes, and a run keeps its
-checkpoint and logs, so an interrupted study resumes where it stopped. At the end the tool
-prints the mean and standard deviation of held-out top-1 per model and value and writes them
-(``study.md``) with a plot (``study.png``: accuracy against the property, one line per model, the
-seeds' spread shaded).
+Each run keeps its checkpoint and logs in the work dir, and a run that finished there with the
+same resolved config, seed, data and overrides is reused: an interrupted study resumes where it
+stopped, and one run again after a config changed trains afresh. At the end the tool prints the
+mean and standard deviation of held-out top-1 per model and value and writes them (``study.md``)
+with a plot (``study.png``: accuracy against the property, one line per model, the seeds' spread
+shaded) and every run's figures (``results.json``).
 """
 import argparse
 import json
@@ -23,7 +24,7 @@ import os
 import os.path as osp
 import subprocess
 import sys
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -75,24 +76,17 @@ def run_options(root: str, iters: int, batch: int, extra: Sequence[str] = ()) ->
 
 
 def point_runs(folder: str, root: str, options: Sequence[str], models: Sequence[str],
-               seeds: Sequence[int], done: Callable[[str, int], bool]) -> List[Tuple[str, Run]]:
-    """(model, run) for every model and seed on the dataset at ``root`` that is not ``done``, each
-    run in ``folder/<model>/seed<seed>``."""
+               seeds: Sequence[int]) -> List[Tuple[str, Run]]:
+    """(model, run) for every model and seed on the dataset at ``root``, each run in
+    ``folder/<model>/seed<seed>``."""
     return [(model, Run(CONFIGS[model], seed, osp.join(folder, model, f'seed{seed}'), root,
                         tuple(options)))
-            for seed in seeds for model in models if not done(model, seed)]
+            for seed in seeds for model in models]
 
 
-def append_result(path: str, row: dict) -> None:
-    with open(path, 'a') as f:
-        f.write(json.dumps(row) + '\n')
-
-
-def load_results(path: str) -> List[dict]:
-    if not osp.isfile(path):
-        return []
-    with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
+def write_results(path: str, rows: Sequence[dict]) -> None:
+    with open(path, 'w') as f:
+        json.dump(list(rows), f, indent=1)
 
 
 def summarise(results: Sequence[dict]) -> Dict[Tuple[str, float], Tuple[float, float, int]]:
@@ -151,32 +145,30 @@ def main() -> None:
     args = parse_args()
     args.work_dir = osp.join(args.work_dir, args.sweep)
     os.makedirs(args.work_dir, exist_ok=True)
-    results_file = osp.join(args.work_dir, 'results.jsonl')
-    done = {(r['value'], r['model'], r['seed']) for r in load_results(results_file)}
     runs, points = [], {}
     for value in args.values:
         root = make_data(args, value)
         options = run_options(root, args.iters, args.batch, args.cfg_options)
         folder = osp.join(args.work_dir, 'runs', point_name(args.sweep, value))
-        for model, run in point_runs(folder, root, options, args.models, args.seeds,
-                                     lambda m, seed: (value, m, seed) in done):
+        for model, run in point_runs(folder, root, options, args.models, args.seeds):
             runs.append(run)
             points[run] = (value, model)
-    print(f'{len(runs)} runs to go ({len(done)} done), {args.jobs} at a time', flush=True)
+    print(f'{len(runs)} runs, {args.jobs} at a time (finished ones reused)', flush=True)
 
-    def record(run: Run, result: dict) -> None:
+    def row(run: Run, result: dict) -> dict:
         value, model = points[run]
-        row = dict(sweep=args.sweep, value=value, model=model, seed=run.seed,
-                   top1=result['top1'], train_seconds=result['train_seconds'],
-                   classes=class_count(run.data_root), iters=args.iters, batch=args.batch,
-                   generator=args.generator)
-        append_result(results_file, row)
+        return dict(sweep=args.sweep, value=value, model=model, seed=run.seed,
+                    top1=result['top1'], train_seconds=result['train_seconds'],
+                    classes=class_count(run.data_root), iters=args.iters, batch=args.batch,
+                    generator=args.generator)
+
+    def report(run: Run, result: dict) -> None:
+        value, model = points[run]
         print(f'{point_name(args.sweep, value)} {model} seed {run.seed}: {result["top1"]:.2f} %',
               flush=True)
 
-    run_all(runs, args.jobs, record)
-    results = [r for r in load_results(results_file)
-               if r['value'] in args.values and r['model'] in args.models]
+    results = [row(run, result) for run, result in zip(runs, run_all(runs, args.jobs, report))]
+    write_results(osp.join(args.work_dir, 'results.json'), results)
     summary = summarise(results)
     chance = 100 / results[0]['classes']
     table = format_sweep_table(args.sweep, summary, args.models, args.values, chance)
@@ -186,7 +178,7 @@ def main() -> None:
         f.write(f'{setting}\n\n{table}\n')
     plot(osp.join(args.work_dir, 'study.png'), args.sweep, summary, args.models, args.values,
          chance, setting)
-    print(f'\n{setting}\n\n{table}\n\nwrote {args.work_dir}/study.md and study.png')
+    print(f'\n{setting}\n\n{table}\n\nwrote {args.work_dir}/study.md, study.png and results.json')
 
 
 if __name__ == '__main__':

@@ -8,10 +8,12 @@ a smooth background. Each setting changes one of those (see ``SETTINGS``); the s
 setting renders at 128 px with the speed doubled, so that the clips the pipeline resizes to 64 px
 move at the main job's 4 px per frame. Every run uses the synthetic-motion configs as they are
 (the recipe under test) for ``--iters`` iterations of ``--batch`` new clips, and is evaluated on
-``--val-clips`` held-out clips (:mod:`msnet_mmaction.analysis.equal_budget`). Results are appended
-to ``results.jsonl`` in the work dir as they come, so an interrupted study resumes; at the end the
+``--val-clips`` held-out clips (:mod:`msnet_mmaction.analysis.equal_budget`). A run that finished
+in the work dir with the same resolved config, seed, data and overrides is reused, so an
+interrupted study resumes and one run again after a config changed trains afresh. At the end the
 tool writes ``robustness.md``: held-out top-1, mean ± std over the seeds, per setting and model,
-the mean over the settings, and whether MSNet is ahead of TSM in each setting.
+the mean over the settings, and whether MSNet is ahead of TSM in each setting; and every run's
+figures (``results.json``).
 """
 import argparse
 import os
@@ -22,8 +24,8 @@ from typing import Dict, List, Sequence
 
 import numpy as np
 
-from motion_study import (CONFIGS, LABELS, REPO, append_result, class_count, load_results,
-                          point_runs, run_options)
+from motion_study import (CONFIGS, LABELS, REPO, class_count, point_runs, run_options,
+                          write_results)
 from msnet_mmaction.analysis.equal_budget import Run, run_all
 
 #: The main job's generator options.
@@ -103,36 +105,34 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     os.makedirs(args.work_dir, exist_ok=True)
-    results_file = osp.join(args.work_dir, 'results.jsonl')
-    done = {(r['setting'], r['model'], r['seed']) for r in load_results(results_file)}
     runs, points = [], {}
     for setting in args.settings:
         root = make_data(args.work_dir, setting, args)
         options = run_options(root, args.iters, args.batch)
         folder = osp.join(args.work_dir, 'runs', setting.replace(' ', '_'))
-        for model, run in point_runs(folder, root, options, args.models, args.seeds,
-                                     lambda m, seed: (setting, m, seed) in done):
+        for model, run in point_runs(folder, root, options, args.models, args.seeds):
             runs.append(run)
             points[run] = (setting, model)
-    print(f'{len(runs)} runs to go ({len(done)} done), {args.jobs} at a time', flush=True)
+    print(f'{len(runs)} runs, {args.jobs} at a time (finished ones reused)', flush=True)
 
-    def record(run: Run, result: dict) -> None:
+    def row(run: Run, result: dict) -> dict:
         setting, model = points[run]
-        row = dict(setting=setting, model=model, seed=run.seed, top1=result['top1'],
-                   classes=class_count(run.data_root), iterations=result['iterations'],
-                   batch_size=result['batch_size'], train_clips=result['train_clips'],
-                   val_clips=result['val_clips'], generator=SETTINGS[setting])
-        append_result(results_file, row)
+        return dict(setting=setting, model=model, seed=run.seed, top1=result['top1'],
+                    classes=class_count(run.data_root), iterations=result['iterations'],
+                    batch_size=result['batch_size'], train_clips=result['train_clips'],
+                    val_clips=result['val_clips'], generator=SETTINGS[setting])
+
+    def report(run: Run, result: dict) -> None:
+        setting, model = points[run]
         print(f'{setting} {model} seed {run.seed}: {result["top1"]:.2f} %', flush=True)
 
-    run_all(runs, args.jobs, record)
-    results = [r for r in load_results(results_file)
-               if r['setting'] in args.settings and r['model'] in args.models]
+    results = [row(run, result) for run, result in zip(runs, run_all(runs, args.jobs, report))]
+    write_results(osp.join(args.work_dir, 'results.json'), results)
     table = format_robustness_table(results, args.settings, args.models)
     budget = f'{args.iters} iterations of {args.batch} clips, {args.val_clips} held-out clips'
     with open(osp.join(args.work_dir, 'robustness.md'), 'w') as f:
         f.write(f'{budget}\n\n{table}\n')
-    print(f'\n{budget}\n\n{table}\n\nwrote {args.work_dir}/robustness.md')
+    print(f'\n{budget}\n\n{table}\n\nwrote {args.work_dir}/robustness.md and results.json')
 
 
 if __name__ == '__main__':

@@ -15,7 +15,6 @@ the training batches against the iteration (averaged over ``--curve-window`` ite
 is accuracy on unseen clips when every training clip is new.
 """
 import argparse
-import json
 import os
 import os.path as osp
 import time
@@ -23,7 +22,7 @@ import time
 from mmengine.config import DictAction
 
 from msnet_mmaction.analysis.equal_budget import (Run, format_budget, format_leads, format_table,
-                                                  plot_curves, run_all)
+                                                  plot_curves, run_all, write_results)
 
 
 def main() -> None:
@@ -68,8 +67,7 @@ def main() -> None:
     os.makedirs(args.work_dir, exist_ok=True)
     with open(osp.join(args.work_dir, 'table.md'), 'w') as f:
         f.write(table + '\n')
-    with open(osp.join(args.work_dir, 'results.json'), 'w') as f:
-        json.dump(results, f, indent=1)
+    write_results(args.work_dir, results)
     plot_curves(results, osp.join(args.work_dir, 'curves.png'), args.title,
                 window=args.curve_window)
     print('\n' + table)

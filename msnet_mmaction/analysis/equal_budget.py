@@ -184,6 +184,13 @@ def run_all(runs: Sequence[Run], jobs: int,
         return list(pool.map(one, runs))
 
 
+def write_results(work_dir: str, rows: Sequence[dict]) -> None:
+    """Every run's figures, as the comparison or study computed them, to
+    ``work_dir/results.json``."""
+    with open(osp.join(work_dir, 'results.json'), 'w') as f:
+        json.dump(list(rows), f, indent=1)
+
+
 def by_model(results: Iterable[dict]) -> Dict[str, List[dict]]:
     grouped: Dict[str, List[dict]] = {}
     for result in results:

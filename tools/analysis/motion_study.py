@@ -19,7 +19,6 @@ with a plot (``study.png``: accuracy against the property, one line per model, t
 shaded) and every run's figures (``results.json``).
 """
 import argparse
-import json
 import os
 import os.path as osp
 import subprocess
@@ -28,7 +27,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from msnet_mmaction.analysis.equal_budget import Run, accuracy_plot, run_all
+from msnet_mmaction.analysis.equal_budget import Run, accuracy_plot, run_all, write_results
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -82,11 +81,6 @@ def point_runs(folder: str, root: str, options: Sequence[str], models: Sequence[
     return [(model, Run(CONFIGS[model], seed, osp.join(folder, model, f'seed{seed}'), root,
                         tuple(options)))
             for seed in seeds for model in models]
-
-
-def write_results(path: str, rows: Sequence[dict]) -> None:
-    with open(path, 'w') as f:
-        json.dump(list(rows), f, indent=1)
 
 
 def summarise(results: Sequence[dict]) -> Dict[Tuple[str, float], Tuple[float, float, int]]:
@@ -168,7 +162,7 @@ def main() -> None:
               flush=True)
 
     results = [row(run, result) for run, result in zip(runs, run_all(runs, args.jobs, report))]
-    write_results(osp.join(args.work_dir, 'results.json'), results)
+    write_results(args.work_dir, results)
     summary = summarise(results)
     chance = 100 / results[0]['classes']
     table = format_sweep_table(args.sweep, summary, args.models, args.values, chance)

@@ -24,9 +24,8 @@ from typing import Dict, List, Sequence
 
 import numpy as np
 
-from motion_study import (CONFIGS, LABELS, REPO, class_count, point_runs, run_options,
-                          write_results)
-from msnet_mmaction.analysis.equal_budget import Run, run_all
+from motion_study import CONFIGS, LABELS, REPO, class_count, point_runs, run_options
+from msnet_mmaction.analysis.equal_budget import Run, run_all, write_results
 
 #: The main job's generator options.
 MAIN_JOB = ['--speed', '4', '4', '--density', '5', '7']
@@ -127,7 +126,7 @@ def main() -> None:
         print(f'{setting} {model} seed {run.seed}: {result["top1"]:.2f} %', flush=True)
 
     results = [row(run, result) for run, result in zip(runs, run_all(runs, args.jobs, report))]
-    write_results(osp.join(args.work_dir, 'results.json'), results)
+    write_results(args.work_dir, results)
     table = format_robustness_table(results, args.settings, args.models)
     budget = f'{args.iters} iterations of {args.batch} clips, {args.val_clips} held-out clips'
     with open(osp.join(args.work_dir, 'robustness.md'), 'w') as f:
